@@ -1,0 +1,187 @@
+//! The errors commands and queries return. Each has a stable `code` that transports map to HTTP
+//! statuses and gRPC codes; messages are safe to show to users.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    domain::{InvalidValue, OrderStatus, ProductId, TransitionError, checkout::CheckoutError},
+    ports::StoreError,
+};
+
+/// Field name → what is wrong with it; a field may collect several messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn single(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
+    }
+
+    /// Keeps the value when it parsed, records the refusal under `field` otherwise.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, InvalidValue>) -> Option<T> {
+        parsed.map_err(|error| self.add(field, error.0)).ok()
+    }
+
+    /// Like [`Self::check`] for an optional input: absent stays absent.
+    pub fn check_opt<T, R>(
+        &mut self,
+        field: &str,
+        raw: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, InvalidValue>,
+    ) -> Option<Option<T>> {
+        match raw {
+            None => Some(None),
+            Some(raw) => self.check(field, parse(raw)).map(Some),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn fields(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.0
+    }
+
+    pub fn into_error(self) -> AppError {
+        AppError::Validation(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request has invalid fields")]
+    Validation(FieldErrors),
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("the e-mail or password is wrong")]
+    InvalidCredentials,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field} is already taken")]
+    AlreadyExists { field: &'static str },
+    #[error(transparent)]
+    InvalidTransition(#[from] TransitionError),
+    #[error("a customer cannot cancel an order that is {}", .0.as_str())]
+    NotCancellable(OrderStatus),
+    #[error("not enough stock")]
+    InsufficientStock {
+        product_id: Option<ProductId>,
+        requested: i64,
+        available: i64,
+    },
+    #[error(transparent)]
+    Checkout(CheckoutError),
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the record was changed meanwhile; reload and try again")]
+    Conflict,
+    #[error("{0}")]
+    Rule(String),
+    /// Storage or another dependency failed; the source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// Stable machine-readable code, also used as a metric label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountDisabled => "account_disabled",
+            Self::NotFound(_) => "not_found",
+            Self::AlreadyExists { .. } => "already_exists",
+            Self::InvalidTransition(_) => "invalid_transition",
+            Self::NotCancellable(_) => "not_cancellable",
+            Self::InsufficientStock { .. } => "insufficient_stock",
+            Self::Checkout(error) => match error {
+                CheckoutError::EmptyCart => "cart_empty",
+                CheckoutError::ProductUnavailable { .. } => "product_unavailable",
+                CheckoutError::InsufficientStock { .. } => "insufficient_stock",
+                CheckoutError::MixedCurrencies => "mixed_currencies",
+                CheckoutError::TotalTooLarge => "total_too_large",
+            },
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Conflict => "conflict",
+            Self::Rule(_) => "rule_violated",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub(crate) fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::single(field, message))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound("record"),
+            StoreError::Duplicate { field } => Self::AlreadyExists { field },
+            StoreError::Checkout(CheckoutError::InsufficientStock {
+                product_id,
+                requested,
+                available,
+            }) => Self::InsufficientStock {
+                product_id: Some(product_id),
+                requested,
+                available,
+            },
+            StoreError::Checkout(error) => Self::Checkout(error),
+            StoreError::InsufficientStock { available } => Self::InsufficientStock {
+                product_id: None,
+                requested: 0,
+                available,
+            },
+            StoreError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            StoreError::Conflict => Self::Conflict,
+            StoreError::Backend(source) => Self::Internal(source),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_collect_every_refusal_by_field() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(errors.check("a", Ok::<_, InvalidValue>(1)), Some(1));
+        assert_eq!(
+            errors.check::<i32>("b", Err(InvalidValue::new("bad"))),
+            None
+        );
+        errors.add("b", "worse");
+        assert_eq!(errors.fields()["b"], vec!["bad", "worse"]);
+        assert!(!errors.fields().contains_key("a"));
+    }
+
+    #[test]
+    fn internal_errors_never_show_their_source() {
+        let error = AppError::from(StoreError::Backend(
+            "relation \"users\" does not exist".into(),
+        ));
+        assert_eq!(error.to_string(), "internal error");
+        assert_eq!(error.code(), "internal");
+    }
+}

@@ -1,0 +1,132 @@
+//! The application layer: commands that change the shop and queries that read it (CQRS). Both
+//! transports (REST, gRPC), the CLI and the workers go through here and nowhere else; this is
+//! also where authorization is decided, from the [`Actor`] each call names.
+
+mod cart;
+mod catalog;
+mod error;
+mod orders;
+mod pagination;
+pub mod password;
+mod payments;
+mod users;
+
+use std::sync::Arc;
+
+pub use cart::{AddToCart, CartView, UpdateCartItem};
+pub use catalog::{
+    AdjustStock, CreateCategory, CreateProduct, ListProducts, SearchProducts, UpdateCategory,
+    UpdateProduct, name_sort_key,
+};
+pub use error::{AppError, AppResult, FieldErrors};
+pub use orders::{ChangeOrderStatus, Checkout, CheckoutResult, ListOrders};
+pub use pagination::Page;
+pub use payments::RecordPayment;
+pub use users::{
+    AddressInput, ChangePassword, ListUsers, RegisterUser, UpdateProfile, UpdateUserAdmin,
+};
+
+use crate::{
+    domain::{Role, TaxRate, UserId},
+    ports::{Clock, Store, SystemClock},
+};
+
+/// Who is asking. Transports build it from a verified token; the CLI acts as `System`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Anonymous,
+    User {
+        id: UserId,
+        role: Role,
+    },
+    /// The operator's own tools (migrations, seeding, the `user create` command).
+    System,
+}
+
+impl Actor {
+    pub const fn user(id: UserId, role: Role) -> Self {
+        Self::User { id, role }
+    }
+
+    /// The signed-in user, or `Unauthenticated`.
+    fn user_id(&self) -> AppResult<UserId> {
+        match self {
+            Self::User { id, .. } => Ok(*id),
+            Self::Anonymous | Self::System => Err(AppError::Unauthenticated),
+        }
+    }
+
+    fn is_staff(&self) -> bool {
+        matches!(
+            self,
+            Self::System
+                | Self::User {
+                    role: Role::Admin,
+                    ..
+                }
+        )
+    }
+
+    /// Staff (an admin or the system), or `Unauthenticated`/`Forbidden`.
+    fn require_staff(&self) -> AppResult<()> {
+        match self {
+            _ if self.is_staff() => Ok(()),
+            Self::Anonymous => Err(AppError::Unauthenticated),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    fn acting_user(&self) -> Option<UserId> {
+        match self {
+            Self::User { id, .. } => Some(*id),
+            Self::Anonymous | Self::System => None,
+        }
+    }
+}
+
+/// Business settings that are configuration rather than code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShopSettings {
+    pub tax_rate: TaxRate,
+}
+
+/// The shop's application service: every command and query is a method on it.
+#[derive(Clone)]
+pub struct Shop {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: ShopSettings,
+}
+
+impl std::fmt::Debug for Shop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shop")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shop {
+    pub fn new(store: Arc<dyn Store>, settings: ShopSettings) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            settings,
+        }
+    }
+
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> AppResult<()> {
+        Ok(self.store.ping().await?)
+    }
+}

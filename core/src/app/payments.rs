@@ -1,0 +1,123 @@
+//! Payments: recorded from a provider's notification or by staff. A successful payment of the
+//! full amount moves a pending order to paid; a failed one leaves it pending and says so.
+
+use super::{Actor, AppError, AppResult, FieldErrors, Shop};
+use crate::{
+    domain::{
+        DomainEvent, Money, OrderId, OrderStatus, Payment, PaymentId, PaymentStatus,
+        payment::{ProviderName, ProviderReference},
+    },
+    ports::StoreError,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct RecordPayment {
+    pub order_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub provider: String,
+    pub reference: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    pub failure_reason: Option<String>,
+}
+
+impl Shop {
+    /// Recording the same provider reference twice returns the first record and changes nothing.
+    pub async fn record_payment(
+        &self,
+        actor: &Actor,
+        command: RecordPayment,
+    ) -> AppResult<Payment> {
+        actor.require_staff()?;
+        let mut errors = FieldErrors::default();
+        let order_id = errors.check("order_id", OrderId::parse(&command.order_id));
+        let provider = errors.check("provider", ProviderName::parse(&command.provider));
+        let reference = errors.check("reference", ProviderReference::parse(&command.reference));
+        let status = errors.check("status", PaymentStatus::parse(&command.status));
+        let currency = errors.check(
+            "currency",
+            crate::domain::Currency::parse(&command.currency),
+        );
+        let amount = currency.and_then(|currency| {
+            errors.check("amount_minor", Money::price(command.amount_minor, currency))
+        });
+        let (Some(order_id), Some(provider), Some(reference), Some(status), Some(amount)) =
+            (order_id, provider, reference, status, amount)
+        else {
+            return Err(errors.into_error());
+        };
+        if let Some(existing) = self
+            .store
+            .find_payment(provider.as_str(), reference.as_str())
+            .await?
+        {
+            return Ok(existing);
+        }
+        let order = self
+            .store
+            .get_order(order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
+        if status == PaymentStatus::Succeeded && amount != order.total {
+            return Err(AppError::validation(
+                "amount_minor",
+                format!("must equal the order total, {}", order.total),
+            ));
+        }
+        let now = self.clock.now();
+        let payment = Payment {
+            id: PaymentId::new(),
+            order_id,
+            amount,
+            provider,
+            reference,
+            status,
+            failure_reason: command
+                .failure_reason
+                .filter(|_| status == PaymentStatus::Failed),
+            created_at: now,
+        };
+        let (transition, event) = match status {
+            PaymentStatus::Succeeded => {
+                let transition = self.transition_for(actor, &order, OrderStatus::Paid)?;
+                let paid = DomainEvent::OrderPaid {
+                    order_id,
+                    user_id: order.user_id,
+                    payment_id: payment.id,
+                    amount_minor: amount.amount_minor(),
+                    currency: amount.currency().code().to_owned(),
+                };
+                (Some(transition), paid)
+            }
+            PaymentStatus::Failed => {
+                let failed = DomainEvent::PaymentFailed {
+                    order_id,
+                    user_id: order.user_id,
+                    payment_id: payment.id,
+                    reason: payment.failure_reason.clone().unwrap_or_default(),
+                };
+                (None, failed)
+            }
+        };
+        match self
+            .store
+            .record_payment(&payment, transition.as_ref(), &[event.into_outbox(now)])
+            .await
+        {
+            Ok(()) => Ok(payment),
+            // Someone recorded the same reference concurrently: theirs is the record.
+            Err(StoreError::Duplicate { .. }) => self
+                .store
+                .find_payment(payment.provider.as_str(), payment.reference.as_str())
+                .await?
+                .ok_or(AppError::Conflict),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn list_payments(&self, actor: &Actor, order_id: OrderId) -> AppResult<Vec<Payment>> {
+        self.get_order(actor, order_id).await?;
+        Ok(self.store.list_payments(order_id).await?)
+    }
+}

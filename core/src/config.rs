@@ -1,0 +1,424 @@
+//! Typed configuration from the environment (`SHOP_*`, plus the conventional `DATABASE_URL`,
+//! `REDIS_URL` and `AMQP_URL`) and an optional TOML file named by `SHOP_CONFIG_FILE`, whose keys
+//! are the variable names in lower case without the prefix (`http_addr`, `database_url`, ...).
+//! The environment wins over the file. A bad value fails with an error naming where it came from.
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::TaxRate;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    /// The variable (or file key) at fault, e.g. `SHOP_HTTP_ADDR`.
+    pub origin: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// A database URL; may hold a password, so it never prints in full.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub const EMBEDDED_DEFAULT: &'static str = "sqlite://shop.db";
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://")
+            || raw.starts_with("postgresql://")
+            || raw.starts_with("sqlite:")
+        {
+            Ok(Self(SecretString::from(raw.to_owned())))
+        } else {
+            Err("must start with postgres://, postgresql:// or sqlite:".to_owned())
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.expose_secret().starts_with("sqlite:")
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// Scheme, host and database, without credentials: safe for logs.
+    pub fn redacted(&self) -> String {
+        redact_url(self.expose())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// Drops `user:password@` and the query string from a URL.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let rest = rest.split_once('?').map_or(rest, |(path, _)| path);
+    if scheme.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{scheme}://{rest}")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub database_url: DatabaseUrl,
+    /// Whether `database_url` was left to the embedded default.
+    pub database_is_default: bool,
+    pub db_max_connections: u32,
+    pub redis_url: Option<SecretString>,
+    pub amqp_url: Option<SecretString>,
+    pub jwt_secret: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub tax_rate: TaxRate,
+    /// Seed the demo catalog and admin into an empty embedded database.
+    pub demo_seed: bool,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// From a given set of variables; `SHOP_CONFIG_FILE` among them names the optional file.
+    pub fn from_vars(env: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let source = Source::new(env)?;
+        let database = source.get("DATABASE_URL");
+        let database_is_default = database.is_none();
+        let database_url = match database {
+            Some((raw, origin)) => {
+                DatabaseUrl::parse(&raw).map_err(|message| ConfigError { origin, message })?
+            }
+            None => DatabaseUrl(SecretString::from(DatabaseUrl::EMBEDDED_DEFAULT.to_owned())),
+        };
+        Ok(Self {
+            http_addr: source.parse("SHOP_HTTP_ADDR", "0.0.0.0:8080")?,
+            grpc_addr: source.parse("SHOP_GRPC_ADDR", "0.0.0.0:50051")?,
+            demo_seed: source.parse("SHOP_DEMO_SEED", &database_is_default.to_string())?,
+            database_url,
+            database_is_default,
+            db_max_connections: source.parse_in("SHOP_DB_MAX_CONNECTIONS", "10", 1..=1_000)?,
+            redis_url: source.url("REDIS_URL", &["redis://", "rediss://"])?,
+            amqp_url: source.url("AMQP_URL", &["amqp://", "amqps://"])?,
+            jwt_secret: source.secret("SHOP_JWT_SECRET", 32)?,
+            log_format: match source.string("SHOP_LOG_FORMAT", "text") {
+                (format, _) if format == "text" => LogFormat::Text,
+                (format, _) if format == "json" => LogFormat::Json,
+                (_, origin) => {
+                    return Err(ConfigError {
+                        origin,
+                        message: "must be text or json".into(),
+                    });
+                }
+            },
+            log_filter: source.string("SHOP_LOG", "info").0,
+            tax_rate: {
+                let basis_points: u32 = source.parse("SHOP_TAX_RATE_BPS", "0")?;
+                TaxRate::from_basis_points(basis_points).map_err(|error| ConfigError {
+                    origin: source.origin("SHOP_TAX_RATE_BPS"),
+                    message: error.0,
+                })?
+            },
+            shutdown_grace_seconds: source.parse_in(
+                "SHOP_SHUTDOWN_GRACE_SECONDS",
+                "25",
+                0..=3_600,
+            )?,
+        })
+    }
+}
+
+/// Variables from the environment over keys from the optional file.
+struct Source {
+    env: HashMap<String, String>,
+    file: HashMap<String, String>,
+    file_path: Option<PathBuf>,
+}
+
+impl Source {
+    fn new(env: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let Some(path) = env
+            .get("SHOP_CONFIG_FILE")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
+        else {
+            return Ok(Self {
+                env,
+                file: HashMap::new(),
+                file_path: None,
+            });
+        };
+        let error = |message: String| ConfigError {
+            origin: "SHOP_CONFIG_FILE".into(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| error(format!("{} is not valid TOML: {e}", path.display())))?;
+        let mut file = HashMap::new();
+        for (key, value) in table {
+            let name = variable_name(&key);
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(error(format!("{}: unknown key `{key}`", path.display())));
+            }
+            let value = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(_) | toml::Value::Boolean(_) => value.to_string(),
+                _ => {
+                    return Err(error(format!(
+                        "{}: `{key}` must be a string, number or boolean",
+                        path.display()
+                    )));
+                }
+            };
+            file.insert(name, value);
+        }
+        Ok(Self {
+            env,
+            file,
+            file_path: Some(path),
+        })
+    }
+
+    /// The raw value and where it came from.
+    fn get(&self, name: &str) -> Option<(String, String)> {
+        if let Some(value) = self.env.get(name).filter(|value| !value.is_empty()) {
+            return Some((value.clone(), name.to_owned()));
+        }
+        self.file
+            .get(name)
+            .map(|value| (value.clone(), self.origin(name)))
+    }
+
+    fn origin(&self, name: &str) -> String {
+        match &self.file_path {
+            Some(path) if !self.env.contains_key(name) && self.file.contains_key(name) => {
+                format!("{} (key `{}` in {})", name, file_key(name), path.display())
+            }
+            _ => name.to_owned(),
+        }
+    }
+
+    fn string(&self, name: &str, default: &str) -> (String, String) {
+        self.get(name)
+            .unwrap_or_else(|| (default.to_owned(), name.to_owned()))
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, default: &str) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        let (raw, origin) = self.string(name, default);
+        raw.trim().parse().map_err(|error| ConfigError {
+            origin,
+            message: format!("invalid value {raw:?}: {error}"),
+        })
+    }
+
+    fn parse_in<T: FromStr + PartialOrd + fmt::Display>(
+        &self,
+        name: &str,
+        default: &str,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        let value: T = self.parse(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                origin: self.origin(name),
+                message: format!("must be between {} and {}", range.start(), range.end()),
+            })
+        }
+    }
+
+    fn url(&self, name: &str, schemes: &[&str]) -> Result<Option<SecretString>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some((raw, _)) if schemes.iter().any(|scheme| raw.starts_with(scheme)) => {
+                Ok(Some(SecretString::from(raw)))
+            }
+            Some((_, origin)) => Err(ConfigError {
+                origin,
+                message: format!("must start with {}", schemes.join(" or ")),
+            }),
+        }
+    }
+
+    fn secret(&self, name: &str, min_length: usize) -> Result<Option<SecretString>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some((raw, _)) if raw.len() >= min_length => Ok(Some(SecretString::from(raw))),
+            Some((_, origin)) => Err(ConfigError {
+                origin,
+                message: format!("must be at least {min_length} bytes"),
+            }),
+        }
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "SHOP_HTTP_ADDR",
+    "SHOP_GRPC_ADDR",
+    "DATABASE_URL",
+    "SHOP_DB_MAX_CONNECTIONS",
+    "REDIS_URL",
+    "AMQP_URL",
+    "SHOP_JWT_SECRET",
+    "SHOP_LOG_FORMAT",
+    "SHOP_LOG",
+    "SHOP_TAX_RATE_BPS",
+    "SHOP_DEMO_SEED",
+    "SHOP_SHUTDOWN_GRACE_SECONDS",
+];
+
+const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "AMQP_URL"];
+
+fn variable_name(file_key: &str) -> String {
+    let upper = file_key.to_ascii_uppercase();
+    if UNPREFIXED.contains(&upper.as_str()) {
+        upper
+    } else {
+        format!("SHOP_{upper}")
+    }
+}
+
+fn file_key(name: &str) -> String {
+    name.strip_prefix("SHOP_")
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_shop() {
+        let config = config(&[]).expect("defaults are valid");
+        assert_eq!(config.http_addr.port(), 8080);
+        assert_eq!(config.grpc_addr.port(), 50051);
+        assert!(config.database_url.is_sqlite() && config.database_is_default && config.demo_seed);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let error = config(&[("SHOP_HTTP_ADDR", "nowhere")]).expect_err("invalid");
+        assert_eq!(error.origin, "SHOP_HTTP_ADDR");
+        assert!(
+            error
+                .to_string()
+                .starts_with("SHOP_HTTP_ADDR: invalid value \"nowhere\"")
+        );
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("SHOP_DB_MAX_CONNECTIONS", "0"),
+            ("SHOP_LOG_FORMAT", "xml"),
+            ("SHOP_TAX_RATE_BPS", "20000"),
+            ("SHOP_JWT_SECRET", "short"),
+            ("SHOP_DEMO_SEED", "maybe"),
+        ] {
+            assert_eq!(config(&[(name, value)]).expect_err(name).origin, name);
+        }
+    }
+
+    #[test]
+    fn postgres_does_not_seed_demo_data_unless_asked() {
+        let url = ("DATABASE_URL", "postgres://shop:hunter2@db:5432/shop");
+        assert!(!config(&[url]).expect("valid").demo_seed);
+        assert!(
+            config(&[url, ("SHOP_DEMO_SEED", "true")])
+                .expect("valid")
+                .demo_seed
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = config(&[
+            (
+                "DATABASE_URL",
+                "postgres://shop:hunter2@db:5432/shop?sslmode=require",
+            ),
+            (
+                "SHOP_JWT_SECRET",
+                "0123456789abcdef0123456789abcdef-top-secret",
+            ),
+        ])
+        .expect("valid");
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("top-secret"),
+            "{printed}"
+        );
+        assert_eq!(config.database_url.redacted(), "postgres://db:5432/shop");
+    }
+
+    #[test]
+    fn reads_a_file_and_lets_the_environment_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shop.toml");
+        std::fs::write(
+            &path,
+            "http_addr = \"127.0.0.1:9000\"\ndb_max_connections = 3\ntax_rate_bps = 700\n",
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf-8");
+        let config =
+            config(&[("SHOP_CONFIG_FILE", file), ("SHOP_DB_MAX_CONNECTIONS", "5")]).expect("valid");
+        assert_eq!(config.http_addr.port(), 9000);
+        assert_eq!(config.db_max_connections, 5);
+        assert_eq!(config.tax_rate.basis_points(), 700);
+    }
+
+    #[test]
+    fn file_errors_name_the_key_and_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shop.toml");
+        std::fs::write(&path, "grpc_addr = \"oops\"\n").expect("write");
+        let error =
+            config(&[("SHOP_CONFIG_FILE", path.to_str().expect("utf-8"))]).expect_err("invalid");
+        assert!(
+            error.origin.contains("grpc_addr") && error.origin.contains("shop.toml"),
+            "{error}"
+        );
+        std::fs::write(&path, "colour = \"blue\"\n").expect("write");
+        let error = config(&[("SHOP_CONFIG_FILE", path.to_str().expect("utf-8"))])
+            .expect_err("unknown key");
+        assert!(error.message.contains("unknown key `colour`"), "{error}");
+    }
+}

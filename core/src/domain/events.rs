@@ -1,0 +1,147 @@
+//! Domain events and their outbox form.
+//!
+//! A command that changes state stores its events in the outbox in the same transaction; a relay
+//! publishes them later (CloudEvents 1.0 envelope, `type` = [`DomainEvent::event_type`]).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{EventId, Order, OrderId, OrderStatus, PaymentId, ProductId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderLineEvent {
+    pub product_id: ProductId,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum DomainEvent {
+    UserRegistered {
+        user_id: UserId,
+        email: String,
+        full_name: String,
+    },
+    OrderPlaced {
+        order_id: OrderId,
+        user_id: UserId,
+        currency: String,
+        subtotal_minor: i64,
+        tax_minor: i64,
+        total_minor: i64,
+        items: Vec<OrderLineEvent>,
+    },
+    OrderStatusChanged {
+        order_id: OrderId,
+        user_id: UserId,
+        from: OrderStatus,
+        to: OrderStatus,
+    },
+    OrderCancelled {
+        order_id: OrderId,
+        user_id: UserId,
+        previous_status: OrderStatus,
+    },
+    OrderPaid {
+        order_id: OrderId,
+        user_id: UserId,
+        payment_id: PaymentId,
+        amount_minor: i64,
+        currency: String,
+    },
+    PaymentFailed {
+        order_id: OrderId,
+        user_id: UserId,
+        payment_id: PaymentId,
+        reason: String,
+    },
+}
+
+impl DomainEvent {
+    pub fn order_placed(order: &Order) -> Self {
+        Self::OrderPlaced {
+            order_id: order.id,
+            user_id: order.user_id,
+            currency: order.total.currency().code().to_owned(),
+            subtotal_minor: order.subtotal.amount_minor(),
+            tax_minor: order.tax.amount_minor(),
+            total_minor: order.total.amount_minor(),
+            items: order
+                .items
+                .iter()
+                .map(|item| OrderLineEvent {
+                    product_id: item.product_id,
+                    sku: item.sku.clone(),
+                    quantity: item.quantity.units(),
+                    unit_price_minor: item.unit_price.amount_minor(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The CloudEvents `type`: reverse-DNS, versioned so consumers can tell schema changes apart.
+    pub const fn event_type(&self) -> &'static str {
+        match self {
+            Self::UserRegistered { .. } => "dev.shop.user.registered.v1",
+            Self::OrderPlaced { .. } => "dev.shop.order.placed.v1",
+            Self::OrderStatusChanged { .. } => "dev.shop.order.status_changed.v1",
+            Self::OrderCancelled { .. } => "dev.shop.order.cancelled.v1",
+            Self::OrderPaid { .. } => "dev.shop.order.paid.v1",
+            Self::PaymentFailed { .. } => "dev.shop.payment.failed.v1",
+        }
+    }
+
+    /// The CloudEvents `subject`: the entity the event is about.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::UserRegistered { user_id, .. } => format!("users/{user_id}"),
+            Self::OrderPlaced { order_id, .. }
+            | Self::OrderStatusChanged { order_id, .. }
+            | Self::OrderCancelled { order_id, .. }
+            | Self::OrderPaid { order_id, .. }
+            | Self::PaymentFailed { order_id, .. } => format!("orders/{order_id}"),
+        }
+    }
+
+    pub fn into_outbox(self, occurred_at: DateTime<Utc>) -> OutboxEvent {
+        OutboxEvent {
+            id: EventId::new(),
+            event_type: self.event_type().to_owned(),
+            subject: self.subject(),
+            payload: serde_json::to_value(&self).unwrap_or(serde_json::Value::Null),
+            occurred_at,
+        }
+    }
+}
+
+/// A row of the `outbox` table, written in the transaction of the change it reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub id: EventId,
+    pub event_type: String,
+    pub subject: String,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_rows_carry_type_subject_and_payload() {
+        let user_id = UserId::new();
+        let event = DomainEvent::UserRegistered {
+            user_id,
+            email: "ada@example.com".into(),
+            full_name: "Ada".into(),
+        }
+        .into_outbox(Utc::now());
+        assert_eq!(event.event_type, "dev.shop.user.registered.v1");
+        assert_eq!(event.subject, format!("users/{user_id}"));
+        assert_eq!(event.payload["email"], "ada@example.com");
+        assert_eq!(event.payload["user_id"], user_id.to_string());
+    }
+}

@@ -1,0 +1,27 @@
+//! The shop's entities, value objects and rules. Pure: no I/O, no clock, no randomness.
+//!
+//! Every value object is a newtype whose constructor parses raw input and refuses bad values, so a
+//! value that exists is valid.
+
+pub mod address;
+pub mod cart;
+pub mod catalog;
+pub mod checkout;
+pub mod events;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod payment;
+pub mod text;
+pub mod user;
+
+pub use address::{Address, AddressFields, AddressSnapshot, CountryCode};
+pub use cart::{CartItem, CartLine, Quantity};
+pub use catalog::{Category, Product, Sku, Slug, Stock};
+pub use events::{DomainEvent, OutboxEvent};
+pub use ids::{AddressId, CartItemId, CategoryId, EventId, OrderId, PaymentId, ProductId, UserId};
+pub use money::{Currency, Money, MoneyError, TaxRate};
+pub use order::{Order, OrderItem, OrderStatus, TransitionError};
+pub use payment::{Payment, PaymentStatus};
+pub use text::{InvalidValue, Text};
+pub use user::{Email, Password, PasswordHash, PersonName, Role, User};

@@ -1,0 +1,258 @@
+//! What the application layer needs from the outside world, as traits. Adapters implement them
+//! (`adapters::postgres`, `adapters::sqlite`); the same contract tests run against each.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Address, AddressId, AddressSnapshot, CartItemId, CartLine, Category, CategoryId, Email, Order,
+    OrderId, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Slug, TaxRate, User,
+    UserId, checkout::CheckoutError,
+};
+
+/// Why storage refused or failed an operation. Backend details stay inside `Backend` and are
+/// logged, never shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("{field} is already taken")]
+    Duplicate { field: &'static str },
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    #[error("only {available} units in stock")]
+    InsufficientStock { available: i64 },
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the record was changed by someone else meanwhile")]
+    Conflict,
+    #[error("storage failure: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProductSort {
+    #[default]
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    NameAsc,
+}
+
+/// Where the previous page ended, as the sort key of its last row plus the id as tie-breaker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ProductAfter {
+    Newest(ProductId),
+    Price(i64, ProductId),
+    Name(String, ProductId),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// This category and every category below it.
+    pub category: Option<CategoryId>,
+    pub min_price_minor: Option<i64>,
+    pub max_price_minor: Option<i64>,
+    pub in_stock_only: bool,
+    pub include_inactive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductQuery {
+    pub filter: ProductFilter,
+    pub sort: ProductSort,
+    pub after: Option<ProductAfter>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Words to find, already split and stripped of query syntax.
+    pub terms: Vec<String>,
+    pub include_inactive: bool,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderQuery {
+    pub user_id: Option<UserId>,
+    pub status: Option<OrderStatus>,
+    pub after: Option<OrderId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub idempotency_key: String,
+    /// Digest of the request the key was first used with; a different request under the same key
+    /// is refused instead of replayed.
+    pub fingerprint: String,
+    pub shipping_address: Option<AddressSnapshot>,
+    pub tax_rate: TaxRate,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutOutcome {
+    pub order: Order,
+    /// The key had been used before: this is the order it created then.
+    pub replayed: bool,
+}
+
+/// An order status change, applied only if the order is still in `from` (optimistic locking).
+#[derive(Debug, Clone)]
+pub struct OrderTransition {
+    pub order_id: OrderId,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub actor: Option<UserId>,
+    pub at: DateTime<Utc>,
+    pub events: Vec<OutboxEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub actor: Option<UserId>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StockAdjustment {
+    pub product_id: ProductId,
+    pub delta: i64,
+    pub reason: String,
+    pub actor: Option<UserId>,
+    pub at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Fails with `Duplicate { field: "email" }` when the e-mail is taken.
+    async fn insert_user(&self, user: &User, events: &[OutboxEvent]) -> StoreResult<()>;
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Newest first, after `after`.
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn count_users(&self) -> StoreResult<u64>;
+
+    /// Marking an address default clears the flag on the user's other addresses.
+    async fn insert_address(&self, address: &Address) -> StoreResult<()>;
+    async fn update_address(&self, address: &Address) -> StoreResult<()>;
+    /// Whether the user had such an address.
+    async fn delete_address(&self, user_id: UserId, id: AddressId) -> StoreResult<bool>;
+    async fn get_address(&self, user_id: UserId, id: AddressId) -> StoreResult<Option<Address>>;
+    async fn list_addresses(&self, user_id: UserId) -> StoreResult<Vec<Address>>;
+}
+
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Fails with `Duplicate { field: "slug" }` when the slug is taken.
+    async fn insert_category(&self, category: &Category) -> StoreResult<()>;
+    async fn update_category(&self, category: &Category) -> StoreResult<()>;
+    async fn get_category(&self, id: CategoryId) -> StoreResult<Option<Category>>;
+    /// All categories, ordered by name.
+    async fn list_categories(&self) -> StoreResult<Vec<Category>>;
+
+    /// Fails with `Duplicate { field: "sku" | "slug" }`.
+    async fn insert_product(&self, product: &Product) -> StoreResult<()>;
+    /// Writes everything but stock, which changes only through adjustments and orders.
+    async fn update_product(&self, product: &Product) -> StoreResult<()>;
+    async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>>;
+    async fn get_product_by_slug(&self, slug: &Slug) -> StoreResult<Option<Product>>;
+    async fn list_products(&self, query: &ProductQuery) -> StoreResult<Vec<Product>>;
+    /// Best matches first.
+    async fn search_products(&self, query: &SearchQuery) -> StoreResult<Vec<Product>>;
+    /// Applies a stock change atomically; `InsufficientStock` if it would go below zero.
+    async fn adjust_stock(&self, adjustment: &StockAdjustment) -> StoreResult<Product>;
+}
+
+#[async_trait]
+pub trait CartStore: Send + Sync {
+    /// The user's cart, oldest line first, each with its product as it is now.
+    async fn cart_lines(&self, user_id: UserId) -> StoreResult<Vec<CartLine>>;
+    /// Adds `quantity` to the product's line (creating it); refuses (`Conflict`) a line that would
+    /// exceed [`Quantity::MAX`]. Returns the line's new quantity.
+    async fn add_to_cart(
+        &self,
+        user_id: UserId,
+        product_id: ProductId,
+        quantity: Quantity,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Quantity>;
+    /// Whether the user had such a line.
+    async fn set_cart_quantity(
+        &self,
+        user_id: UserId,
+        item_id: CartItemId,
+        quantity: Quantity,
+    ) -> StoreResult<bool>;
+    async fn remove_cart_item(&self, user_id: UserId, item_id: CartItemId) -> StoreResult<bool>;
+    async fn clear_cart(&self, user_id: UserId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Turns the user's cart into an order in one transaction: stock is decremented under lock,
+    /// prices are snapshotted, the cart is cleared, `OrderPlaced` goes to the outbox and the
+    /// idempotency key is recorded. A key seen before returns the order it created.
+    async fn checkout(&self, request: &CheckoutRequest) -> StoreResult<CheckoutOutcome>;
+    async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>>;
+    /// Newest first.
+    async fn list_orders(&self, query: &OrderQuery) -> StoreResult<Vec<Order>>;
+    /// Applies the transition if the order is still in `from`, else `Conflict`. Entering a status
+    /// that returns stock puts the items back on the shelf in the same transaction.
+    async fn transition_order(&self, transition: &OrderTransition) -> StoreResult<Order>;
+    async fn status_history(&self, id: OrderId) -> StoreResult<Vec<StatusChange>>;
+
+    /// Records a payment and, in the same transaction, the transition it causes.
+    /// `Duplicate { field: "reference" }` when the provider reference was recorded before.
+    async fn record_payment(
+        &self,
+        payment: &Payment,
+        transition: Option<&OrderTransition>,
+        events: &[OutboxEvent],
+    ) -> StoreResult<()>;
+    async fn find_payment(&self, provider: &str, reference: &str) -> StoreResult<Option<Payment>>;
+    async fn list_payments(&self, order_id: OrderId) -> StoreResult<Vec<Payment>>;
+}
+
+/// Read access to the outbox, for the relay and for tests; the relay's claim/mark calls join it
+/// with the events work.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Unpublished events, oldest first.
+    async fn pending_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+}
+
+/// Everything the shop stores, behind one handle.
+#[async_trait]
+pub trait Store: UserStore + CatalogStore + CartStore + OrderStore + OutboxStore {
+    /// `postgres` or `sqlite`, for logs and the start-up banner.
+    fn backend(&self) -> &'static str;
+    /// Succeeds when the database answers a query.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The time, injectable so that tests can pin it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Truncated to microseconds, the resolution every backend stores, so a value reads back equal.
+    fn now(&self) -> DateTime<Utc> {
+        use chrono::SubsecRound;
+        Utc::now().trunc_subsecs(6)
+    }
+}
