@@ -92,6 +92,13 @@ pub struct Config {
     /// Seed the demo catalog and admin into an empty embedded database.
     pub demo_seed: bool,
     pub shutdown_grace_seconds: u64,
+    /// Requests per minute per client IP on `/api/v1`; 0 turns the limit off.
+    pub rate_limit_per_minute: u64,
+    /// Use the first `X-Forwarded-For` address as the client IP (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Origins allowed by CORS; empty means no cross-origin access.
+    pub cors_allowed_origins: Vec<String>,
+    pub request_timeout_seconds: u64,
 }
 
 impl Config {
@@ -144,6 +151,18 @@ impl Config {
                 "25",
                 0..=3_600,
             )?,
+            rate_limit_per_minute: source.parse_in("SHOP_RATE_LIMIT_PER_MINUTE", "100", 0..=1_000_000)?,
+            trust_forwarded_for: source.parse("SHOP_TRUST_FORWARDED_FOR", "false")?,
+            cors_allowed_origins: {
+                let (raw, origin) = source.string("SHOP_CORS_ALLOWED_ORIGINS", "");
+                let origins: Vec<String> =
+                    raw.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
+                if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+                    return Err(ConfigError { origin, message: format!("{bad:?} is not an origin like https://shop.example.com") });
+                }
+                origins
+            },
+            request_timeout_seconds: source.parse_in("SHOP_REQUEST_TIMEOUT_SECONDS", "30", 1..=3_600)?,
         })
     }
 }
@@ -295,6 +314,10 @@ const KNOWN: &[&str] = &[
     "SHOP_TAX_RATE_BPS",
     "SHOP_DEMO_SEED",
     "SHOP_SHUTDOWN_GRACE_SECONDS",
+    "SHOP_RATE_LIMIT_PER_MINUTE",
+    "SHOP_TRUST_FORWARDED_FOR",
+    "SHOP_CORS_ALLOWED_ORIGINS",
+    "SHOP_REQUEST_TIMEOUT_SECONDS",
 ];
 
 const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "AMQP_URL"];
@@ -351,6 +374,9 @@ mod tests {
             ("SHOP_TAX_RATE_BPS", "20000"),
             ("SHOP_JWT_SECRET", "short"),
             ("SHOP_DEMO_SEED", "maybe"),
+            ("SHOP_RATE_LIMIT_PER_MINUTE", "-1"),
+            ("SHOP_CORS_ALLOWED_ORIGINS", "example.com"),
+            ("SHOP_REQUEST_TIMEOUT_SECONDS", "0"),
         ] {
             assert_eq!(config(&[(name, value)]).expect_err(name).origin, name);
         }

@@ -132,6 +132,34 @@ pub struct StockAdjustment {
     pub at: DateTime<Utc>,
 }
 
+/// Sales per day and best sellers, for the admin dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SalesStats {
+    pub days: Vec<DaySales>,
+    pub top_products: Vec<TopProduct>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct DaySales {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub currency: String,
+    /// Orders placed that day, whatever became of them.
+    pub orders: i64,
+    /// Totals of the day's orders that were paid and not cancelled or refunded.
+    pub revenue_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct TopProduct {
+    pub product_id: uuid::Uuid,
+    pub sku: String,
+    pub name: String,
+    pub currency: String,
+    pub units: i64,
+    pub revenue_minor: i64,
+}
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Fails with `Duplicate { field: "email" }` when the e-mail is taken.
@@ -211,6 +239,8 @@ pub trait OrderStore: Send + Sync {
     /// that returns stock puts the items back on the shelf in the same transaction.
     async fn transition_order(&self, transition: &OrderTransition) -> StoreResult<Order>;
     async fn status_history(&self, id: OrderId) -> StoreResult<Vec<StatusChange>>;
+    /// Sales since `since` (per UTC day and currency) and the `top` products by units sold.
+    async fn sales_stats(&self, since: DateTime<Utc>, top: u32) -> StoreResult<SalesStats>;
 
     /// Records a payment and, in the same transaction, the transition it causes.
     /// `Duplicate { field: "reference" }` when the provider reference was recorded before.
@@ -232,6 +262,12 @@ pub trait OutboxStore: Send + Sync {
     async fn pending_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+}
+
 /// Everything the shop stores, behind one handle.
 #[async_trait]
 pub trait Store: UserStore + CatalogStore + CartStore + OrderStore + OutboxStore {
@@ -239,6 +275,8 @@ pub trait Store: UserStore + CatalogStore + CartStore + OrderStore + OutboxStore
     fn backend(&self) -> &'static str;
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> StoreResult<()>;
+    /// Connections open in the pool, and how many of them are idle.
+    fn pool_status(&self) -> PoolStatus;
 }
 
 /// The time, injectable so that tests can pin it.
@@ -255,4 +293,38 @@ impl Clock for SystemClock {
         use chrono::SubsecRound;
         Utc::now().trunc_subsecs(6)
     }
+}
+
+/// Why the key-value store failed. Callers decide whether to fail open (a cache) or closed.
+#[derive(Debug, thiserror::Error)]
+#[error("key-value store failure: {0}")]
+pub struct KvError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Short-lived shared state: cache entries, rate-limit counters and refresh tokens. Redis when
+/// `REDIS_URL` is set, so replicas share it; in-process on the embedded default.
+#[async_trait]
+pub trait KeyValueStore: Send + Sync {
+    /// `redis` or `in-process`.
+    fn backend(&self) -> &'static str;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    async fn set(&self, key: &str, value: &[u8], ttl: std::time::Duration) -> Result<(), KvError>;
+    /// Stores only if the key is absent; whether it stored.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: std::time::Duration,
+    ) -> Result<bool, KvError>;
+    /// Whether the key existed.
+    async fn delete(&self, key: &str) -> Result<bool, KvError>;
+    /// Reads and deletes in one step, so two callers can never both take the same value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Adds one to a counter that expires `window` after it was created. Returns the new count
+    /// and the time until the counter expires.
+    async fn increment(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+    ) -> Result<(u64, std::time::Duration), KvError>;
+    async fn ping(&self) -> Result<(), KvError>;
 }

@@ -4,7 +4,9 @@
 mod sql_store;
 mod rows;
 
+pub mod memory;
 pub mod postgres;
+pub mod redis;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -25,6 +25,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 impl PgStore {
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const LOCK_ROWS_OF_PRODUCTS: &'static str = " FOR UPDATE OF p";
+    const DAY_OF_PLACED_AT: &'static str = "to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, ConnectError> {
         let error = |source| ConnectError::Connect {
@@ -107,6 +108,11 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> crate::ports::PoolStatus {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        crate::ports::PoolStatus { size: self.pool.size(), idle }
     }
 }
 

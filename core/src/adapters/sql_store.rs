@@ -72,7 +72,7 @@ macro_rules! sql_store {
             },
             ports::{
                 CartStore, CatalogStore, CheckoutOutcome, CheckoutRequest, OrderQuery, OrderStore,
-                OrderTransition, OutboxStore, ProductAfter, ProductQuery, ProductSort, SearchQuery,
+                OrderTransition, OutboxStore, ProductAfter, SalesStats, DaySales, TopProduct, ProductQuery, ProductSort, SearchQuery,
                 StatusChange, StockAdjustment, StoreError, StoreResult, UserStore,
             },
         };
@@ -736,11 +736,13 @@ macro_rules! sql_store {
 
             async fn adjust_stock(&self, adjustment: &StockAdjustment) -> StoreResult<Product> {
                 let mut tx = self.begin_write().await?;
-                let row: Option<ProductRow> = sqlx::query_as(concat!(
-                    "UPDATE products AS p SET stock = stock + $2, updated_at = $3 \
-                     WHERE p.id = $1 AND p.stock + $2 >= 0 AND p.stock + $2 <= 1000000000 RETURNING ",
-                    $crate::adapters::sql_store::product_columns!()
-                ))
+                // SQLite refuses qualified names (`p.id`) in RETURNING, so the columns are bare here.
+                let row: Option<ProductRow> = sqlx::query_as(
+                    "UPDATE products SET stock = stock + $2, updated_at = $3 \
+                     WHERE id = $1 AND stock + $2 >= 0 AND stock + $2 <= 1000000000 RETURNING \
+                     id, sku, name, slug, description, price_minor, currency, stock, active, category_id, \
+                     created_at, updated_at",
+                )
                 .bind(adjustment.product_id.as_uuid())
                 .bind(adjustment.delta)
                 .bind(adjustment.at)
@@ -903,6 +905,32 @@ macro_rules! sql_store {
                 .await
                 .map_err(backend)?;
                 rows.into_iter().map(StatusChange::try_from).collect()
+            }
+
+            async fn sales_stats(&self, since: DateTime<Utc>, top: u32) -> StoreResult<SalesStats> {
+                let days = format!(
+                    "SELECT {day} AS day, currency, COUNT(*) AS orders, \
+                     CAST(COALESCE(SUM(CASE WHEN status IN ('paid', 'fulfilling', 'shipped', 'delivered') \
+                     THEN total_minor ELSE 0 END), 0) AS BIGINT) AS revenue_minor \
+                     FROM orders WHERE placed_at >= $1 GROUP BY {day}, currency ORDER BY day, currency",
+                    day = Self::DAY_OF_PLACED_AT
+                );
+                let days: Vec<DaySales> =
+                    sqlx::query_as(&days).bind(since).fetch_all(&self.pool).await.map_err(backend)?;
+                let top_products: Vec<TopProduct> = sqlx::query_as(
+                    "SELECT i.product_id, MIN(i.sku) AS sku, MIN(i.name) AS name, o.currency, \
+                     CAST(SUM(i.quantity) AS BIGINT) AS units, \
+                     CAST(SUM(i.line_total_minor) AS BIGINT) AS revenue_minor \
+                     FROM order_items i JOIN orders o ON o.id = i.order_id \
+                     WHERE o.placed_at >= $1 AND o.status NOT IN ('cancelled', 'refunded') \
+                     GROUP BY i.product_id, o.currency ORDER BY units DESC, revenue_minor DESC, i.product_id LIMIT $2",
+                )
+                .bind(since)
+                .bind(i64::from(top))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+                Ok(SalesStats { days, top_products })
             }
 
             async fn record_payment(

@@ -25,6 +25,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 impl SqliteStore {
     const LOCK_ROWS: &'static str = "";
     const LOCK_ROWS_OF_PRODUCTS: &'static str = "";
+    /// Timestamps are stored as RFC 3339 text in UTC, so the day is its first ten characters.
+    const DAY_OF_PLACED_AT: &'static str = "substr(placed_at, 1, 10)";
 
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, ConnectError> {
         let error = |source| ConnectError::Connect {
@@ -116,6 +118,11 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> crate::ports::PoolStatus {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        crate::ports::PoolStatus { size: self.pool.size(), idle }
     }
 }
 

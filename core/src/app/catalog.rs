@@ -122,6 +122,7 @@ impl Shop {
             updated_at: now,
         };
         self.store.insert_category(&category).await?;
+        self.catalog_changed().await;
         Ok(category)
     }
 
@@ -172,12 +173,18 @@ impl Shop {
         category.description = description.unwrap_or(category.description);
         category.updated_at = self.clock.now();
         self.store.update_category(&category).await?;
+        self.catalog_changed().await;
         Ok(category)
     }
 
-    /// Every category, ordered by name; clients build the tree from `parent_id`.
+    /// Every category, ordered by name ignoring case; clients build the tree from `parent_id`.
     pub async fn list_categories(&self) -> AppResult<Vec<Category>> {
-        Ok(self.store.list_categories().await?)
+        let mut categories = self.store.list_categories().await?;
+        // Sorted here, the way product names sort, rather than by whatever collation the
+        // database happens to have, so every backend and deployment lists them alike.
+        categories
+            .sort_by_cached_key(|category| (name_sort_key(category.name.as_str()), category.id));
+        Ok(categories)
     }
 
     pub async fn create_product(
@@ -234,6 +241,7 @@ impl Shop {
             updated_at: now,
         };
         self.store.insert_product(&product).await?;
+        self.catalog_changed().await;
         tracing::info!(product_id = %product.id, sku = product.sku.as_str(), "product created");
         Ok(product)
     }
@@ -284,6 +292,7 @@ impl Shop {
         product.active = command.active.unwrap_or(product.active);
         product.updated_at = self.clock.now();
         self.store.update_product(&product).await?;
+        self.catalog_changed().await;
         Ok(product)
     }
 
@@ -325,8 +334,16 @@ impl Shop {
             actor: actor.acting_user(),
             at: self.clock.now(),
         };
-        match self.store.adjust_stock(&adjustment).await {
+        let adjusted = self.store.adjust_stock(&adjustment).await;
+        if adjusted.is_ok() {
+            self.catalog_changed().await;
+        }
+        match adjusted {
             Err(crate::ports::StoreError::NotFound) => Err(AppError::NotFound("product")),
+            // Adding can only be refused for going over the maximum, which is no shortage.
+            Err(crate::ports::StoreError::InsufficientStock { .. }) if command.delta > 0 => Err(
+                AppError::validation("delta", "would take the stock above 1000000000 units"),
+            ),
             Err(crate::ports::StoreError::InsufficientStock { available }) => {
                 Err(AppError::InsufficientStock {
                     product_id: Some(id),
@@ -389,16 +406,17 @@ impl Shop {
         }
         let sort = sort.unwrap_or_default();
         let limit = pagination::page_size(query.limit)?;
-        let after = pagination::decode::<ProductAfter>(query.cursor.as_deref())?;
-        if after
+        let cursor = pagination::decode::<ProductCursor>(query.cursor.as_deref())?;
+        if cursor
             .as_ref()
-            .is_some_and(|after| !cursor_fits(after, sort))
+            .is_some_and(|cursor| !cursor_fits(cursor, sort))
         {
             return Err(AppError::validation(
                 "cursor",
                 "was made for another sort order",
             ));
         }
+        let after = cursor.map(|cursor| cursor.after);
         let filter = ProductFilter {
             category,
             min_price_minor: query.min_price_minor,
@@ -415,8 +433,9 @@ impl Shop {
                 limit: limit + 1,
             })
             .await?;
-        Ok(Page::from_rows(rows, limit, |product| {
-            sort_key(product, sort)
+        Ok(Page::from_rows(rows, limit, |product| ProductCursor {
+            sort: sort_name(sort).to_owned(),
+            after: sort_key(product, sort),
         }))
     }
 
@@ -492,16 +511,34 @@ fn sort_key(product: &Product, sort: ProductSort) -> ProductAfter {
     }
 }
 
-fn cursor_fits(after: &ProductAfter, sort: ProductSort) -> bool {
-    matches!(
-        (after, sort),
-        (ProductAfter::Newest(_), ProductSort::Newest)
-            | (
-                ProductAfter::Price(..),
-                ProductSort::PriceAsc | ProductSort::PriceDesc
-            )
-            | (ProductAfter::Name(..), ProductSort::NameAsc)
-    )
+fn sort_name(sort: ProductSort) -> &'static str {
+    match sort {
+        ProductSort::Newest => "newest",
+        ProductSort::PriceAsc => "price_asc",
+        ProductSort::PriceDesc => "price_desc",
+        ProductSort::NameAsc => "name",
+    }
+}
+
+/// What a product listing's cursor holds: the sort order it continues, which must be named
+/// because a price key looks the same ascending and descending, and the last row's key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ProductCursor {
+    sort: String,
+    after: ProductAfter,
+}
+
+fn cursor_fits(cursor: &ProductCursor, sort: ProductSort) -> bool {
+    cursor.sort == sort_name(sort)
+        && matches!(
+            (&cursor.after, sort),
+            (ProductAfter::Newest(_), ProductSort::Newest)
+                | (
+                    ProductAfter::Price(..),
+                    ProductSort::PriceAsc | ProductSort::PriceDesc
+                )
+                | (ProductAfter::Name(..), ProductSort::NameAsc)
+        )
 }
 
 /// Splits a search into plain words, dropping every character that could be query syntax in
@@ -550,5 +587,13 @@ mod tests {
     fn sorts_parse_from_their_names() {
         assert_eq!(parse_sort("price_desc"), Ok(ProductSort::PriceDesc));
         assert!(parse_sort("price").is_err());
+        for sort in [
+            ProductSort::Newest,
+            ProductSort::PriceAsc,
+            ProductSort::PriceDesc,
+            ProductSort::NameAsc,
+        ] {
+            assert_eq!(parse_sort(sort_name(sort)), Ok(sort));
+        }
     }
 }

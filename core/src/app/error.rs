@@ -90,6 +90,8 @@ pub enum AppError {
     IdempotencyKeyReused,
     #[error("the record was changed meanwhile; reload and try again")]
     Conflict,
+    #[error("too many attempts; try again later")]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("{0}")]
     Rule(String),
     /// Storage or another dependency failed; the source is logged, never shown.
@@ -122,6 +124,7 @@ impl AppError {
             },
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Conflict => "conflict",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Rule(_) => "rule_violated",
             Self::Internal(_) => "internal",
         }

@@ -2,6 +2,7 @@
 //! transports (REST, gRPC), the CLI and the workers go through here and nowhere else; this is
 //! also where authorization is decided, from the [`Actor`] each call names.
 
+mod auth;
 mod cart;
 mod catalog;
 mod error;
@@ -13,6 +14,7 @@ mod users;
 
 use std::sync::Arc;
 
+pub use auth::{AuthSettings, Session};
 pub use cart::{AddToCart, CartView, UpdateCartItem};
 pub use catalog::{
     AdjustStock, CreateCategory, CreateProduct, ListProducts, SearchProducts, UpdateCategory,
@@ -27,8 +29,9 @@ pub use users::{
 };
 
 use crate::{
+    adapters::memory::MemoryKeyValue,
     domain::{Role, TaxRate, UserId},
-    ports::{Clock, Store, SystemClock},
+    ports::{Clock, KeyValueStore, Store, SystemClock},
 };
 
 /// Who is asking. Transports build it from a verified token; the CLI acts as `System`.
@@ -84,6 +87,9 @@ impl Actor {
     }
 }
 
+const CATALOG_GENERATION: &str = "catalog:generation";
+const GENERATION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
+
 /// Business settings that are configuration rather than code.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShopSettings {
@@ -94,8 +100,10 @@ pub struct ShopSettings {
 #[derive(Clone)]
 pub struct Shop {
     store: Arc<dyn Store>,
+    kv: Arc<dyn KeyValueStore>,
     clock: Arc<dyn Clock>,
     settings: ShopSettings,
+    auth: AuthSettings,
 }
 
 impl std::fmt::Debug for Shop {
@@ -107,12 +115,32 @@ impl std::fmt::Debug for Shop {
 }
 
 impl Shop {
+    /// A shop on `store`, with in-process sessions signed by an ephemeral key until
+    /// [`Self::with_key_value`] and [`Self::with_auth`] say otherwise.
     pub fn new(store: Arc<dyn Store>, settings: ShopSettings) -> Self {
         Self {
             store,
+            kv: Arc::new(MemoryKeyValue::new()),
             clock: Arc::new(SystemClock),
             settings,
+            auth: AuthSettings::ephemeral(),
         }
+    }
+
+    #[must_use]
+    pub fn with_key_value(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
+        self.kv = kv;
+        self
+    }
+
+    #[must_use]
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn key_value(&self) -> &Arc<dyn KeyValueStore> {
+        &self.kv
     }
 
     #[must_use]
@@ -123,6 +151,21 @@ impl Shop {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// A number that changes whenever anything a catalog reader sees changes (products, prices,
+    /// stock, categories). Caches key their entries by it, so a write invalidates them all at once.
+    pub async fn catalog_generation(&self) -> AppResult<u64> {
+        let stored = self.kv.get(CATALOG_GENERATION).await.map_err(|e| AppError::Internal(Box::new(e)))?;
+        Ok(stored.and_then(|bytes| String::from_utf8(bytes).ok()?.parse().ok()).unwrap_or(0))
+    }
+
+    /// Called after every catalog write. A failure is logged, not returned: the write itself
+    /// succeeded, and cached entries expire on their own shortly.
+    async fn catalog_changed(&self) {
+        if let Err(error) = self.kv.increment(CATALOG_GENERATION, GENERATION_LIFETIME).await {
+            tracing::error!(error = %error, "could not invalidate the catalog cache");
+        }
     }
 
     /// Readiness: the database answers.

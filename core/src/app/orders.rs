@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use super::{Actor, AppError, AppResult, FieldErrors, Page, Shop, pagination};
 use crate::{
     domain::{AddressId, AddressSnapshot, DomainEvent, Order, OrderId, OrderStatus, Text},
-    ports::{CheckoutRequest, OrderQuery, OrderTransition, StatusChange, StoreError},
+    ports::{CheckoutRequest, OrderQuery, OrderTransition, SalesStats, StatusChange, StoreError},
 };
 
 #[derive(Debug, Clone, Default)]
@@ -80,6 +80,7 @@ impl Shop {
         };
         let outcome = self.store.checkout(&request).await?;
         if !outcome.replayed {
+            self.catalog_changed().await;
             tracing::info!(
                 order_id = %outcome.order.id,
                 total = %outcome.order.total,
@@ -135,10 +136,27 @@ impl Shop {
         Ok(Page::from_rows(rows, limit, |order| order.id))
     }
 
+    /// Orders and revenue per day over the last `days` days (default 30, at most 366), and the ten
+    /// best-selling products in that time. Staff only.
+    pub async fn sales_stats(&self, actor: &Actor, days: Option<u32>) -> AppResult<SalesStats> {
+        actor.require_staff()?;
+        let days = match days {
+            None => 30,
+            Some(days @ 1..=366) => days,
+            Some(_) => return Err(AppError::validation("days", "must be between 1 and 366")),
+        };
+        let today = self.clock.now().date_naive();
+        let first_day = today - chrono::Days::new(u64::from(days - 1));
+        let since = first_day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        Ok(self.store.sales_stats(since, 10).await?)
+    }
+
     /// Customers may cancel their own orders until they are being fulfilled; staff until shipped.
     /// The items go back into stock.
     pub async fn cancel_order(&self, actor: &Actor, id: OrderId) -> AppResult<Order> {
         let order = self.get_order(actor, id).await?;
+        // An order that can never be cancelled says so, whoever asks.
+        order.status.transition(OrderStatus::Cancelled)?;
         if !actor.is_staff() && !order.status.customer_may_cancel() {
             return Err(AppError::NotCancellable(order.status));
         }
@@ -202,6 +220,9 @@ impl Shop {
             Err(StoreError::NotFound) => return Err(AppError::NotFound("order")),
             other => other?,
         };
+        if to.returns_stock() {
+            self.catalog_changed().await;
+        }
         tracing::info!(order_id = %order.id, from = order.status.as_str(), to = to.as_str(), "order status changed");
         Ok(updated)
     }

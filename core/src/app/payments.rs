@@ -47,6 +47,14 @@ impl Shop {
         else {
             return Err(errors.into_error());
         };
+        // The order is read before looking for the reference: a duplicate delivery that pays the
+        // order in between is then either found here or refused as a duplicate when inserting,
+        // never mistaken for an attempt to pay an order that is already paid.
+        let order = self
+            .store
+            .get_order(order_id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         if let Some(existing) = self
             .store
             .find_payment(provider.as_str(), reference.as_str())
@@ -54,11 +62,6 @@ impl Shop {
         {
             return Ok(existing);
         }
-        let order = self
-            .store
-            .get_order(order_id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
         if status == PaymentStatus::Succeeded && amount != order.total {
             return Err(AppError::validation(
                 "amount_minor",
