@@ -151,18 +151,36 @@ impl Config {
                 "25",
                 0..=3_600,
             )?,
-            rate_limit_per_minute: source.parse_in("SHOP_RATE_LIMIT_PER_MINUTE", "100", 0..=1_000_000)?,
+            rate_limit_per_minute: source.parse_in(
+                "SHOP_RATE_LIMIT_PER_MINUTE",
+                "100",
+                0..=1_000_000,
+            )?,
             trust_forwarded_for: source.parse("SHOP_TRUST_FORWARDED_FOR", "false")?,
             cors_allowed_origins: {
                 let (raw, origin) = source.string("SHOP_CORS_ALLOWED_ORIGINS", "");
-                let origins: Vec<String> =
-                    raw.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect();
-                if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
-                    return Err(ConfigError { origin, message: format!("{bad:?} is not an origin like https://shop.example.com") });
+                let origins: Vec<String> = raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = origins
+                    .iter()
+                    .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+                {
+                    return Err(ConfigError {
+                        origin,
+                        message: format!("{bad:?} is not an origin like https://shop.example.com"),
+                    });
                 }
                 origins
             },
-            request_timeout_seconds: source.parse_in("SHOP_REQUEST_TIMEOUT_SECONDS", "30", 1..=3_600)?,
+            request_timeout_seconds: source.parse_in(
+                "SHOP_REQUEST_TIMEOUT_SECONDS",
+                "30",
+                1..=3_600,
+            )?,
         })
     }
 }

@@ -9,9 +9,14 @@ use shop_core::{
 };
 
 async fn redis() -> Arc<dyn KeyValueStore> {
-    let url = std::env::var("SHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url =
+        std::env::var("SHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("shop-test:{}:", uuid::Uuid::new_v4().simple());
-    Arc::new(RedisKeyValue::connect(&url, prefix).await.expect("Redis is running on 127.0.0.1:6379"))
+    Arc::new(
+        RedisKeyValue::connect(&url, prefix)
+            .await
+            .expect("Redis is running on 127.0.0.1:6379"),
+    )
 }
 
 async fn memory() -> Arc<dyn KeyValueStore> {
@@ -38,21 +43,37 @@ contract!(
 );
 
 async fn values_round_trip_and_expire(kv: Arc<dyn KeyValueStore>) {
-    kv.set("a", b"one", Duration::from_millis(300)).await.expect("set");
+    kv.set("a", b"one", Duration::from_millis(300))
+        .await
+        .expect("set");
     assert_eq!(kv.get("a").await.expect("get"), Some(b"one".to_vec()));
     assert_eq!(kv.get("missing").await.expect("get"), None);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(kv.get("a").await.expect("get"), None, "expired entries are gone");
+    assert_eq!(
+        kv.get("a").await.expect("get"),
+        None,
+        "expired entries are gone"
+    );
 }
 
 async fn set_if_absent_stores_once(kv: Arc<dyn KeyValueStore>) {
-    assert!(kv.set_if_absent("k", b"first", Duration::from_secs(60)).await.expect("set"));
-    assert!(!kv.set_if_absent("k", b"second", Duration::from_secs(60)).await.expect("set"));
+    assert!(
+        kv.set_if_absent("k", b"first", Duration::from_secs(60))
+            .await
+            .expect("set")
+    );
+    assert!(
+        !kv.set_if_absent("k", b"second", Duration::from_secs(60))
+            .await
+            .expect("set")
+    );
     assert_eq!(kv.get("k").await.expect("get"), Some(b"first".to_vec()));
 }
 
 async fn take_hands_a_value_to_exactly_one_caller(kv: Arc<dyn KeyValueStore>) {
-    kv.set("token", b"secret", Duration::from_secs(60)).await.expect("set");
+    kv.set("token", b"secret", Duration::from_secs(60))
+        .await
+        .expect("set");
     let takers = (0..16).map(|_| {
         let kv = Arc::clone(&kv);
         tokio::spawn(async move { kv.take("token").await.expect("take") })
@@ -72,14 +93,23 @@ async fn counters_count_within_their_window(kv: Arc<dyn KeyValueStore>) {
     for expected in 1..=5 {
         let (count, remaining) = kv.increment("hits", window).await.expect("increment");
         assert_eq!(count, expected);
-        assert!(remaining <= window && remaining > Duration::ZERO, "{remaining:?}");
+        assert!(
+            remaining <= window && remaining > Duration::ZERO,
+            "{remaining:?}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(kv.increment("hits", window).await.expect("increment").0, 1, "a new window starts at one");
+    assert_eq!(
+        kv.increment("hits", window).await.expect("increment").0,
+        1,
+        "a new window starts at one"
+    );
 }
 
 async fn delete_reports_whether_the_key_existed(kv: Arc<dyn KeyValueStore>) {
-    kv.set("d", b"x", Duration::from_secs(60)).await.expect("set");
+    kv.set("d", b"x", Duration::from_secs(60))
+        .await
+        .expect("set");
     assert!(kv.delete("d").await.expect("delete"));
     assert!(!kv.delete("d").await.expect("delete"));
 }

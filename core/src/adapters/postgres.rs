@@ -112,7 +112,10 @@ impl Store for PgStore {
 
     fn pool_status(&self) -> crate::ports::PoolStatus {
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        crate::ports::PoolStatus { size: self.pool.size(), idle }
+        crate::ports::PoolStatus {
+            size: self.pool.size(),
+            idle,
+        }
     }
 }
 

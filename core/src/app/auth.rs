@@ -90,7 +90,10 @@ struct RefreshRecord {
 }
 
 fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn random_token() -> String {
@@ -109,9 +112,12 @@ impl Shop {
     pub async fn login(&self, email: &str, password: &str) -> AppResult<Session> {
         let throttle_key = format!("login-failures:{}", digest(&email.trim().to_lowercase()));
         let failures = self.kv.get(&throttle_key).await.map_err(unavailable)?;
-        let failures = failures.and_then(|value| String::from_utf8(value).ok()?.parse::<u64>().ok());
+        let failures =
+            failures.and_then(|value| String::from_utf8(value).ok()?.parse::<u64>().ok());
         if failures.unwrap_or(0) >= self.auth.max_failed_logins {
-            return Err(AppError::TooManyAttempts { retry_after: self.auth.lockout });
+            return Err(AppError::TooManyAttempts {
+                retry_after: self.auth.lockout,
+            });
         }
         match self.authenticate(email, password).await {
             Ok(user) => {
@@ -119,7 +125,10 @@ impl Shop {
                 self.start_session(user, &random_token()).await
             }
             Err(AppError::InvalidCredentials) => {
-                self.kv.increment(&throttle_key, self.auth.lockout).await.map_err(unavailable)?;
+                self.kv
+                    .increment(&throttle_key, self.auth.lockout)
+                    .await
+                    .map_err(unavailable)?;
                 Err(AppError::InvalidCredentials)
             }
             Err(error) => Err(error),
@@ -130,23 +139,51 @@ impl Shop {
     /// again revokes every session of its family.
     pub async fn refresh(&self, refresh_token: &str) -> AppResult<Session> {
         let hash = digest(refresh_token);
-        let Some(record) = self.kv.take(&format!("refresh:{hash}")).await.map_err(unavailable)? else {
-            if let Some(family) = self.kv.get(&format!("rotated:{hash}")).await.map_err(unavailable)? {
+        let Some(record) = self
+            .kv
+            .take(&format!("refresh:{hash}"))
+            .await
+            .map_err(unavailable)?
+        else {
+            if let Some(family) = self
+                .kv
+                .get(&format!("rotated:{hash}"))
+                .await
+                .map_err(unavailable)?
+            {
                 let family = String::from_utf8_lossy(&family).into_owned();
-                self.kv.delete(&format!("family:{family}")).await.map_err(unavailable)?;
+                self.kv
+                    .delete(&format!("family:{family}"))
+                    .await
+                    .map_err(unavailable)?;
                 tracing::warn!(family = %family, "rotated refresh token reused: session family revoked");
             }
             return Err(AppError::Unauthenticated);
         };
-        let record: RefreshRecord = serde_json::from_slice(&record).map_err(|_| AppError::Unauthenticated)?;
+        let record: RefreshRecord =
+            serde_json::from_slice(&record).map_err(|_| AppError::Unauthenticated)?;
         self.kv
-            .set(&format!("rotated:{hash}"), record.family.as_bytes(), self.auth.refresh_ttl)
+            .set(
+                &format!("rotated:{hash}"),
+                record.family.as_bytes(),
+                self.auth.refresh_ttl,
+            )
             .await
             .map_err(unavailable)?;
-        if self.kv.get(&format!("family:{}", record.family)).await.map_err(unavailable)?.is_none() {
+        if self
+            .kv
+            .get(&format!("family:{}", record.family))
+            .await
+            .map_err(unavailable)?
+            .is_none()
+        {
             return Err(AppError::Unauthenticated);
         }
-        let user = self.store.get_user(record.user_id).await?.ok_or(AppError::Unauthenticated)?;
+        let user = self
+            .store
+            .get_user(record.user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         if user.disabled {
             return Err(AppError::AccountDisabled);
         }
@@ -157,11 +194,18 @@ impl Shop {
     /// logging out twice is not an error.
     pub async fn logout(&self, refresh_token: &str) -> AppResult<()> {
         let hash = digest(refresh_token);
-        let taken = self.kv.take(&format!("refresh:{hash}")).await.map_err(unavailable)?;
+        let taken = self
+            .kv
+            .take(&format!("refresh:{hash}"))
+            .await
+            .map_err(unavailable)?;
         if let Some(record) = taken
             && let Ok(record) = serde_json::from_slice::<RefreshRecord>(&record)
         {
-            self.kv.delete(&format!("family:{}", record.family)).await.map_err(unavailable)?;
+            self.kv
+                .delete(&format!("family:{}", record.family))
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -198,11 +242,20 @@ impl Shop {
         let access_token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
             .map_err(|error| AppError::Internal(Box::new(error)))?;
         let refresh_token = random_token();
-        let record = serde_json::to_vec(&RefreshRecord { user_id: user.id, family: family.to_owned() })
-            .map_err(|error| AppError::Internal(Box::new(error)))?;
+        let record = serde_json::to_vec(&RefreshRecord {
+            user_id: user.id,
+            family: family.to_owned(),
+        })
+        .map_err(|error| AppError::Internal(Box::new(error)))?;
         let ttl = self.auth.refresh_ttl;
-        self.kv.set(&format!("family:{family}"), b"active", ttl).await.map_err(unavailable)?;
-        self.kv.set(&format!("refresh:{}", digest(&refresh_token)), &record, ttl).await.map_err(unavailable)?;
+        self.kv
+            .set(&format!("family:{family}"), b"active", ttl)
+            .await
+            .map_err(unavailable)?;
+        self.kv
+            .set(&format!("refresh:{}", digest(&refresh_token)), &record, ttl)
+            .await
+            .map_err(unavailable)?;
         Ok(Session {
             user,
             access_token,

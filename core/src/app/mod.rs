@@ -156,14 +156,24 @@ impl Shop {
     /// A number that changes whenever anything a catalog reader sees changes (products, prices,
     /// stock, categories). Caches key their entries by it, so a write invalidates them all at once.
     pub async fn catalog_generation(&self) -> AppResult<u64> {
-        let stored = self.kv.get(CATALOG_GENERATION).await.map_err(|e| AppError::Internal(Box::new(e)))?;
-        Ok(stored.and_then(|bytes| String::from_utf8(bytes).ok()?.parse().ok()).unwrap_or(0))
+        let stored = self
+            .kv
+            .get(CATALOG_GENERATION)
+            .await
+            .map_err(|e| AppError::Internal(Box::new(e)))?;
+        Ok(stored
+            .and_then(|bytes| String::from_utf8(bytes).ok()?.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Called after every catalog write. A failure is logged, not returned: the write itself
     /// succeeded, and cached entries expire on their own shortly.
     async fn catalog_changed(&self) {
-        if let Err(error) = self.kv.increment(CATALOG_GENERATION, GENERATION_LIFETIME).await {
+        if let Err(error) = self
+            .kv
+            .increment(CATALOG_GENERATION, GENERATION_LIFETIME)
+            .await
+        {
             tracing::error!(error = %error, "could not invalidate the catalog cache");
         }
     }

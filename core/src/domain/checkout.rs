@@ -216,6 +216,9 @@ mod tests {
         // all the same, in case a limit is ever raised.
         let mut huge = product(0, "USD", 5);
         huge.price = Money::new(i64::MAX / 2, huge.price.currency());
-        assert_eq!(build_order(input(vec![line(huge, 3)], 0)), Err(CheckoutError::TotalTooLarge));
+        assert_eq!(
+            build_order(input(vec![line(huge, 3)], 0)),
+            Err(CheckoutError::TotalTooLarge)
+        );
     }
 }

@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn refuses_empty_blank_and_too_long() {
-        assert_eq!(Name::parse("   ").expect_err("refused").0, "must not be empty");
+        assert_eq!(
+            Name::parse("   ").expect_err("refused").0,
+            "must not be empty"
+        );
         assert_eq!(
             Name::parse("abcdef").expect_err("refused").0,
             "must be at most 5 characters"

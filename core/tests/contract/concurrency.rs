@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use shop_core::{
     app::{Actor, AdjustStock, AppError, RecordPayment, RegisterUser},
-    domain::OrderStatus,
+    domain::{OrderStatus, TransitionError},
 };
 
 use crate::support::{
@@ -178,7 +178,13 @@ async fn concurrent_cancellations_return_the_stock_once(t: TestShop) {
                 cancelled += 1;
             }
             // Lost the race: either while writing, or it read the order already cancelled.
-            Err(AppError::Conflict | AppError::NotCancellable(OrderStatus::Cancelled)) => {}
+            Err(
+                AppError::Conflict
+                | AppError::InvalidTransition(TransitionError {
+                    from: OrderStatus::Cancelled,
+                    to: OrderStatus::Cancelled,
+                }),
+            ) => {}
             Err(other) => panic!("a cancellation failed for another reason: {other:?}"),
         }
     }

@@ -33,17 +33,31 @@ impl MemoryKeyValue {
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave a half-written map (every operation is a
         // single insert or remove), so a poisoned lock is still safe to use.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn live<'a>(entries: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Option<&'a mut Entry> {
-        if entries.get(key).is_some_and(|entry| entry.expires_at <= now) {
+    fn live<'a>(
+        entries: &'a mut HashMap<String, Entry>,
+        key: &str,
+        now: Instant,
+    ) -> Option<&'a mut Entry> {
+        if entries
+            .get(key)
+            .is_some_and(|entry| entry.expires_at <= now)
+        {
             entries.remove(key);
         }
         entries.get_mut(key)
     }
 
-    fn insert(entries: &mut HashMap<String, Entry>, key: &str, value: Vec<u8>, expires_at: Instant) {
+    fn insert(
+        entries: &mut HashMap<String, Entry>,
+        key: &str,
+        value: Vec<u8>,
+        expires_at: Instant,
+    ) {
         if entries.len() % SWEEP_EVERY == SWEEP_EVERY - 1 {
             let now = Instant::now();
             entries.retain(|_, entry| entry.expires_at > now);
@@ -64,7 +78,12 @@ impl KeyValueStore for MemoryKeyValue {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError> {
-        Self::insert(&mut self.entries(), key, value.to_vec(), Instant::now() + ttl);
+        Self::insert(
+            &mut self.entries(),
+            key,
+            value.to_vec(),
+            Instant::now() + ttl,
+        );
         Ok(())
     }
 
@@ -88,7 +107,11 @@ impl KeyValueStore for MemoryKeyValue {
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         let mut entries = self.entries();
         let live = Self::live(&mut entries, key, Instant::now()).is_some();
-        Ok(if live { entries.remove(key).map(|entry| entry.value) } else { None })
+        Ok(if live {
+            entries.remove(key).map(|entry| entry.value)
+        } else {
+            None
+        })
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<(u64, Duration), KvError> {
@@ -109,5 +132,8 @@ impl KeyValueStore for MemoryKeyValue {
 }
 
 fn parse_count(value: &[u8]) -> u64 {
-    std::str::from_utf8(value).ok().and_then(|text| text.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
 }

@@ -17,7 +17,9 @@ pub struct RedisKeyValue {
 
 impl std::fmt::Debug for RedisKeyValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisKeyValue").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisKeyValue")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -26,7 +28,9 @@ fn failure(error: redis::RedisError) -> KvError {
 }
 
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 impl RedisKeyValue {
@@ -35,8 +39,14 @@ impl RedisKeyValue {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)));
-        let connection = client.get_connection_manager_with_config(config).await.map_err(failure)?;
-        Ok(Self { connection, prefix: prefix.into() })
+        let connection = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(failure)?;
+        Ok(Self {
+            connection,
+            prefix: prefix.into(),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -51,11 +61,19 @@ impl KeyValueStore for RedisKeyValue {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.connection.clone().get(self.key(key)).await.map_err(failure)
+        self.connection
+            .clone()
+            .get(self.key(key))
+            .await
+            .map_err(failure)
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), KvError> {
-        self.connection.clone().pset_ex(self.key(key), value, millis(ttl)).await.map_err(failure)
+        self.connection
+            .clone()
+            .pset_ex(self.key(key), value, millis(ttl))
+            .await
+            .map_err(failure)
     }
 
     async fn set_if_absent(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, KvError> {
@@ -72,12 +90,21 @@ impl KeyValueStore for RedisKeyValue {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, KvError> {
-        let removed: u64 = self.connection.clone().del(self.key(key)).await.map_err(failure)?;
+        let removed: u64 = self
+            .connection
+            .clone()
+            .del(self.key(key))
+            .await
+            .map_err(failure)?;
         Ok(removed > 0)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.connection.clone().get_del(self.key(key)).await.map_err(failure)
+        self.connection
+            .clone()
+            .get_del(self.key(key))
+            .await
+            .map_err(failure)
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<(u64, Duration), KvError> {
@@ -100,6 +127,10 @@ impl KeyValueStore for RedisKeyValue {
     }
 
     async fn ping(&self) -> Result<(), KvError> {
-        redis::cmd("PING").query_async::<String>(&mut self.connection.clone()).await.map(drop).map_err(failure)
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.connection.clone())
+            .await
+            .map(drop)
+            .map_err(failure)
     }
 }

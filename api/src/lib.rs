@@ -1,0 +1,60 @@
+//! `shop-api`: the shop's HTTP server and its command line. The binary is a thin `main` over
+//! [`run`]; REST and gRPC plug into [`server::router`] as they arrive.
+
+pub mod cli;
+pub mod commands;
+pub mod output;
+pub mod problem;
+pub mod seed;
+pub mod server;
+pub mod telemetry;
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser as _;
+use shop_core::config::Config;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for a command that failed (a refused input, an unreachable database, ...).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for unusable configuration or command-line usage, like clap's own usage errors.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Parses the command line and the configuration, then runs the command. Never panics on bad
+/// input: every failure becomes `error: ...` on stderr and a non-zero exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Err(error) = telemetry::init(&config) {
+        eprintln!("error: {error}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    let result = runtime.block_on(commands::run(command, config));
+    // A blocking task (such as a read from stdin) must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", output::render_error(&error));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
