@@ -407,6 +407,19 @@ impl Shop {
         let sort = sort.unwrap_or_default();
         let limit = pagination::page_size(query.limit)?;
         let cursor = pagination::decode::<ProductCursor>(query.cursor.as_deref())?;
+        // Names never hold control characters, and Postgres refuses NUL in a parameter: such a
+        // cursor was made up, and must not reach the database.
+        if let Some(ProductCursor {
+            after: ProductAfter::Name(name, _),
+            ..
+        }) = &cursor
+            && name.chars().any(char::is_control)
+        {
+            return Err(AppError::validation(
+                "cursor",
+                "is not a cursor this listing returned",
+            ));
+        }
         if cursor
             .as_ref()
             .is_some_and(|cursor| !cursor_fits(cursor, sort))

@@ -88,6 +88,33 @@ impl Actor {
 }
 
 const CATALOG_GENERATION: &str = "catalog:generation";
+/// How long a replica trusts the catalog generation it last read.
+pub const GENERATION_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The catalog generation as last read or written by this process, and when.
+#[derive(Debug, Default)]
+struct GenerationHint(std::sync::Mutex<Option<(u64, std::time::Instant)>>);
+
+impl GenerationHint {
+    fn fresh(&self) -> Option<u64> {
+        let seen = *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.filter(|(_, at)| at.elapsed() < GENERATION_REFRESH)
+            .map(|(generation, _)| generation)
+    }
+
+    fn remember(&self, generation: u64) {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Never step back: a slow read must not undo a newer local write.
+        let newest = seen.map_or(generation, |(known, _)| known.max(generation));
+        *seen = Some((newest, std::time::Instant::now()));
+    }
+}
 const GENERATION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Business settings that are configuration rather than code.
@@ -104,6 +131,7 @@ pub struct Shop {
     clock: Arc<dyn Clock>,
     settings: ShopSettings,
     auth: AuthSettings,
+    generation: Arc<GenerationHint>,
 }
 
 impl std::fmt::Debug for Shop {
@@ -124,12 +152,14 @@ impl Shop {
             clock: Arc::new(SystemClock),
             settings,
             auth: AuthSettings::ephemeral(),
+            generation: Arc::default(),
         }
     }
 
     #[must_use]
     pub fn with_key_value(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
         self.kv = kv;
+        self.generation = Arc::default();
         self
     }
 
@@ -155,26 +185,35 @@ impl Shop {
 
     /// A number that changes whenever anything a catalog reader sees changes (products, prices,
     /// stock, categories). Caches key their entries by it, so a write invalidates them all at once.
+    ///
+    /// The value is re-read from the key-value store at most every [`GENERATION_REFRESH`]:
+    /// this replica's own writes are seen at once, other replicas' within that interval.
     pub async fn catalog_generation(&self) -> AppResult<u64> {
+        if let Some(generation) = self.generation.fresh() {
+            return Ok(generation);
+        }
         let stored = self
             .kv
             .get(CATALOG_GENERATION)
             .await
             .map_err(|e| AppError::Internal(Box::new(e)))?;
-        Ok(stored
+        let generation = stored
             .and_then(|bytes| String::from_utf8(bytes).ok()?.parse().ok())
-            .unwrap_or(0))
+            .unwrap_or(0);
+        self.generation.remember(generation);
+        Ok(generation)
     }
 
     /// Called after every catalog write. A failure is logged, not returned: the write itself
     /// succeeded, and cached entries expire on their own shortly.
     async fn catalog_changed(&self) {
-        if let Err(error) = self
+        match self
             .kv
             .increment(CATALOG_GENERATION, GENERATION_LIFETIME)
             .await
         {
-            tracing::error!(error = %error, "could not invalidate the catalog cache");
+            Ok((generation, _)) => self.generation.remember(generation),
+            Err(error) => tracing::error!(error = %error, "could not invalidate the catalog cache"),
         }
     }
 

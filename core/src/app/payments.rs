@@ -5,7 +5,7 @@ use super::{Actor, AppError, AppResult, FieldErrors, Shop};
 use crate::{
     domain::{
         DomainEvent, Money, OrderId, OrderStatus, Payment, PaymentId, PaymentStatus,
-        payment::{ProviderName, ProviderReference},
+        payment::{FailureReason, ProviderName, ProviderReference},
     },
     ports::StoreError,
 };
@@ -42,8 +42,26 @@ impl Shop {
         let amount = currency.and_then(|currency| {
             errors.check("amount_minor", Money::price(command.amount_minor, currency))
         });
-        let (Some(order_id), Some(provider), Some(reference), Some(status), Some(amount)) =
-            (order_id, provider, reference, status, amount)
+        let failure_reason = errors.check_opt(
+            "failure_reason",
+            command.failure_reason.as_deref(),
+            FailureReason::parse,
+        );
+        let (
+            Some(order_id),
+            Some(provider),
+            Some(reference),
+            Some(status),
+            Some(amount),
+            Some(failure_reason),
+        ) = (
+            order_id,
+            provider,
+            reference,
+            status,
+            amount,
+            failure_reason,
+        )
         else {
             return Err(errors.into_error());
         };
@@ -76,9 +94,9 @@ impl Shop {
             provider,
             reference,
             status,
-            failure_reason: command
-                .failure_reason
-                .filter(|_| status == PaymentStatus::Failed),
+            failure_reason: failure_reason
+                .filter(|_| status == PaymentStatus::Failed)
+                .map(|reason| reason.to_string()),
             created_at: now,
         };
         let (transition, event) = match status {

@@ -7,6 +7,8 @@ use super::{InvalidValue, Money, OrderId, PaymentId, Text};
 pub type ProviderName = Text<1, 50>;
 /// The provider's own id for the transaction; unique per provider, which makes recording idempotent.
 pub type ProviderReference = Text<1, 200>;
+/// Why a payment failed, as the provider or staff put it.
+pub type FailureReason = Text<0, 500>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
