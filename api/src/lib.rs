@@ -3,8 +3,12 @@
 
 pub mod cli;
 pub mod commands;
+pub mod grpc;
+pub mod metrics;
 pub mod output;
 pub mod problem;
+pub mod rate_limit;
+pub mod rest;
 pub mod seed;
 pub mod server;
 pub mod telemetry;

@@ -1,38 +1,183 @@
 //! The HTTP server: the router (probes now, `/api/v1` as it arrives) and a serve loop that shuts
 //! down gracefully on SIGTERM (Kubernetes) or Ctrl-C (a developer), within a bounded grace period.
 
-use std::{future::IntoFuture as _, time::Duration};
+use std::{
+    future::{Future, IntoFuture as _},
+    time::Duration,
+};
 
 use anyhow::Context as _;
+use std::{net::SocketAddr, sync::Arc};
+
 use axum::{
     Json, Router,
-    extract::State,
-    http::StatusCode,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
     response::{IntoResponse, Response},
     routing::get,
 };
 use serde_json::json;
 use shop_core::app::Shop;
+use shop_core::config::Config;
 use tokio::{net::TcpListener, sync::watch};
+use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+};
+use utoipa_scalar::{Scalar, Servable as _};
 
-use crate::problem::Problem;
+use crate::{metrics::Metrics, problem::Problem, rest};
 
 /// How long `/readyz` waits for the database: a probe must answer even when the database hangs.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Limits and network settings the middleware applies.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub rate_limit_per_minute: u64,
+    pub trust_forwarded_for: bool,
+    pub request_timeout: Duration,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            trust_forwarded_for: config.trust_forwarded_for,
+            request_timeout: Duration::from_secs(config.request_timeout_seconds),
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
+        }
+    }
+}
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub shop: Shop,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<Limits>,
+    pub catalog_cache: Arc<rest::cache::LocalCatalogCache>,
 }
 
+impl AppState {
+    pub fn new(shop: Shop, limits: Limits) -> Self {
+        let metrics = Arc::new(Metrics::new(Arc::clone(shop.store())));
+        Self {
+            shop,
+            metrics,
+            limits: Arc::new(limits),
+            catalog_cache: Arc::default(),
+        }
+    }
+}
+
+/// The whole HTTP surface: the REST API under `/api/v1` (rate limited), the OpenAPI document and
+/// its docs page, metrics, and the probes. Every answer carries a request id and security
+/// headers; every error is a problem document.
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = rest::api();
+    let api = api
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rest::middleware::rate_limit,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     Router::new()
+        .merge(api)
+        .merge(
+            Router::new().merge(Scalar::with_url("/docs", openapi)).route_layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+            )),
+        )
+        .route("/openapi.json", get(move || serve_openapi(Arc::clone(&openapi_json))))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::record_metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::timeout))
+        .layer(middleware::from_fn(rest::middleware::problem_bodies))
+        .layer(middleware::from_fn(rest::middleware::security_headers))
+        .layer(cors(&state.limits.cors_allowed_origins))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(state)
+}
+
+/// The docs page runs Scalar's script from its CDN; everything else gets `default-src 'none'`.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; \
+     style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; \
+     font-src 'self' data: https://cdn.jsdelivr.net https://fonts.gstatic.com; img-src 'self' data: https:; \
+     connect-src 'self'; frame-ancestors 'none'";
+
+/// Requests bodies above this are refused with 413.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| origin.parse().ok())
+        .collect();
+    if origins.is_empty() {
+        // No CORS headers at all: browsers keep other origins out.
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn serve_openapi(json: Arc<String>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json.as_ref().clone(),
+    )
+        .into_response()
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Liveness: the process answers. Deliberately checks no dependency, so a database outage makes
@@ -103,22 +248,25 @@ impl ShutdownSignals {
     }
 }
 
-/// Serves until a shutdown signal, then stops accepting connections and lets requests in flight
-/// finish for at most `grace` (Kubernetes kills the pod after its own grace period anyway; ours
-/// should be shorter so the exit is clean).
+/// Serves until `shutdown` resolves (a signal, see [`ShutdownSignals`]), then stops accepting
+/// connections and lets requests in flight finish for at most `grace` (Kubernetes kills the pod
+/// after its own grace period anyway; ours should be shorter so the exit is clean).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    signals: ShutdownSignals,
+    shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> anyhow::Result<()> {
     let (stopping, mut stopping_seen) = watch::channel(false);
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            signals.received().await;
-            let _ = stopping.send(true);
-        })
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    })
+    .into_future();
     let grace_over = async move {
         // The sender lives as long as the server; if it is gone the server has ended anyway.
         if stopping_seen.wait_for(|stopping| *stopping).await.is_err() {

@@ -206,7 +206,11 @@ async fn an_unreachable_database_fails_cleanly() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     // Port 1 refuses connections; the pool retries until its acquire timeout, then gives up.
     let url = "postgres://postgres:hunter2@127.0.0.1:1/shop";
-    let finished = run(shop_api(dir.path(), &[("DATABASE_URL", url)], &[]), None).await;
+    let env = [
+        ("DATABASE_URL", url),
+        ("SHOP_JWT_SECRET", "embedded-tests-secret-at-least-32-bytes"),
+    ];
+    let finished = run(shop_api(dir.path(), &env, &[]), None).await;
     assert_eq!(finished.code, Some(1), "{}", finished.transcript());
     assert!(
         finished

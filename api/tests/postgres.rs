@@ -7,6 +7,8 @@ use common::{PgDatabase, Server, count_products, count_users, http, open_shop, r
 use shop_core::{app::AppError, domain::Role};
 
 const EPHEMERAL_PORT: (&str, &str) = ("SHOP_HTTP_ADDR", "127.0.0.1:0");
+/// Required with `DATABASE_URL`: only the embedded default makes up its own session key.
+const JWT_SECRET: (&str, &str) = ("SHOP_JWT_SECRET", "postgres-tests-secret-at-least-32-bytes");
 
 #[tokio::test]
 async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_ready() {
@@ -16,7 +18,7 @@ async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_read
 
     let server = Server::start(shop_api(
         dir.path(),
-        &[EPHEMERAL_PORT, ("DATABASE_URL", &url)],
+        &[EPHEMERAL_PORT, ("DATABASE_URL", &url), JWT_SECRET],
         &[],
     ))
     .await;

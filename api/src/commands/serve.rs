@@ -1,26 +1,48 @@
-//! `shop-api serve`: migrate, seed an empty embedded shop, then serve HTTP until told to stop.
+//! `shop-api serve`: migrate, seed an empty embedded shop, then serve HTTP and gRPC until told to
+//! stop.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use shop_core::{app::Shop, config::Config};
-use tokio::net::TcpListener;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret as _;
+use shop_core::{
+    adapters::redis::RedisKeyValue,
+    app::{AuthSettings, Shop},
+    config::{Config, redact_url},
+};
+use tokio::{net::TcpListener, sync::watch};
 
 use super::{describe_database, open_shop};
 use crate::{
+    grpc::{self, GrpcSettings},
     output::say,
     seed,
-    server::{self, AppState, ShutdownSignals},
+    server::{self, AppState, Limits, ShutdownSignals},
 };
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let shop = open_shop(&config).await?;
+    let auth = session_keys(&config)?;
+    let shop = open_shop(&config).await?.with_auth(auth);
     say(format!(
         "database: {}",
         describe_database(&config.database_url)
     ));
-    // Redis and RabbitMQ adapters are not wired in yet; say so instead of implying otherwise.
-    say("cache: in-process");
+    let shop = match &config.redis_url {
+        Some(url) => {
+            let kv = RedisKeyValue::connect(url.expose_secret(), "shop:")
+                .await
+                .context("cannot connect to Redis (REDIS_URL)")?;
+            say(format!("cache: redis {}", redact_url(url.expose_secret())));
+            shop.with_key_value(Arc::new(kv))
+        }
+        None => {
+            say("cache: in-process");
+            shop
+        }
+    };
+    // RabbitMQ is not wired in yet; say so instead of implying otherwise.
     say("events: in-process");
 
     // Signals are caught before the address is announced: whoever reads that line may send
@@ -32,17 +54,66 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .context("cannot read the address the server listens on")?;
+    let grpc_listener = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (SHOP_GRPC_ADDR)", config.grpc_addr))?;
+    let grpc_address = grpc_listener
+        .local_addr()
+        .context("cannot read the address the gRPC server listens on")?;
     // Seeding comes after binding: a busy port must fail the start before a demo admin
     // password is printed (and so used up) for a server that never ran.
     if config.demo_seed {
         seed_empty_shop(&shop).await?;
     }
+    // The HTTP line comes last: whoever waits for it may use both servers from then on.
+    say(format!("grpc listening on {grpc_address}"));
     say(format!("listening on http://{address}"));
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    server::serve(listener, server::router(AppState { shop }), signals, grace).await?;
+    let state = AppState::new(shop, Limits::from_config(&config));
+    // One signal stops both servers.
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        signals.received().await;
+        let _ = stop.send(true);
+    });
+    let shutdown = || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
+    };
+    tokio::try_join!(
+        server::serve(listener, server::router(state.clone()), shutdown(), grace),
+        grpc::serve(
+            grpc_listener,
+            state,
+            GrpcSettings::default(),
+            shutdown(),
+            grace
+        ),
+    )?;
     say("stopped");
     Ok(())
+}
+
+/// The key that signs access tokens: `SHOP_JWT_SECRET`, required everywhere but the embedded
+/// default, where a key made up at start keeps the quick start to one command (and every
+/// session ends when the process does).
+fn session_keys(config: &Config) -> anyhow::Result<AuthSettings> {
+    match &config.jwt_secret {
+        Some(secret) => Ok(AuthSettings::new(secret.clone())),
+        None if config.database_is_default => {
+            say(
+                "sessions: signed with an ephemeral key (set SHOP_JWT_SECRET to keep them across restarts)",
+            );
+            Ok(AuthSettings::ephemeral())
+        }
+        None => anyhow::bail!(
+            "SHOP_JWT_SECRET: must be set (at least 32 bytes) when DATABASE_URL is set; \
+             only the embedded default makes up its own"
+        ),
+    }
 }
 
 /// The embedded default's first start: a shop with something to browse and an administrator to

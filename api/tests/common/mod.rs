@@ -27,7 +27,7 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// `shop-api` with a clean environment (no stray `DATABASE_URL` or `SHOP_*` from the caller, no
-/// `RUST_BACKTRACE`), run in `dir`, with the given variables.
+/// `RUST_BACKTRACE`), run in `dir`, with the given variables (and gRPC on a free port).
 pub fn shop_api(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shop-api"));
     command
@@ -35,6 +35,8 @@ pub fn shop_api(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
         .current_dir(dir)
         .args(args)
         .kill_on_drop(true);
+    // Tests run in parallel: the gRPC server gets a free port unless a test picks one.
+    command.env("SHOP_GRPC_ADDR", "127.0.0.1:0");
     for (name, value) in env {
         command.env(name, value);
     }

@@ -1,0 +1,235 @@
+//! Prometheus metrics (prometheus-client), served as text at `/metrics`: HTTP traffic by method,
+//! route template and status; gRPC calls by method and status code; requests in flight; the
+//! database pool; the catalog cache; and business counters.
+
+use std::{sync::Arc, time::Duration};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use shop_core::{domain::Order, ports::Store};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    /// The route template (`/api/v1/orders/{id}`), never the raw path, so ids don't explode
+    /// the number of series.
+    pub route: String,
+    pub status: u16,
+}
+
+/// A gRPC method (`shop.v1.OrderService/GetOrder`, or `unknown`) and the status code name it
+/// ended with (`OK`, `NOT_FOUND`, ...).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcLabels {
+    pub method: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcMethodLabels {
+    pub method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CurrencyLabels {
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    store: Arc<dyn Store>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<HttpLabels, Histogram>,
+    pub http_in_flight: Gauge,
+    grpc_requests: Family<GrpcLabels, Counter>,
+    grpc_duration: Family<GrpcMethodLabels, Histogram>,
+    db_pool_connections: Gauge,
+    db_pool_idle: Gauge,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub users_registered: Counter,
+    orders_placed: Counter,
+    order_value_minor: Family<CurrencyLabels, Counter>,
+    checkouts_failed: Family<ReasonLabels, Counter>,
+    pub rate_limited: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let mut registry = Registry::with_prefix("shop");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests",
+            http_duration.clone(),
+        );
+        let http_in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being answered",
+            http_in_flight.clone(),
+        );
+        let grpc_requests = Family::<GrpcLabels, Counter>::default();
+        registry.register(
+            "grpc_requests",
+            "gRPC calls answered, by method and status code",
+            grpc_requests.clone(),
+        );
+        let grpc_duration = Family::<GrpcMethodLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
+        registry.register(
+            "grpc_request_duration_seconds",
+            "Time to answer gRPC calls (streams: until they end)",
+            grpc_duration.clone(),
+        );
+        let db_pool_connections = Gauge::default();
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            db_pool_connections.clone(),
+        );
+        let db_pool_idle = Gauge::default();
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            db_pool_idle.clone(),
+        );
+        let cache_hits = Counter::default();
+        registry.register(
+            "catalog_cache_hits",
+            "Catalog answers served from the cache",
+            cache_hits.clone(),
+        );
+        let cache_misses = Counter::default();
+        registry.register(
+            "catalog_cache_misses",
+            "Catalog answers computed and cached",
+            cache_misses.clone(),
+        );
+        let users_registered = Counter::default();
+        registry.register(
+            "users_registered",
+            "Accounts created",
+            users_registered.clone(),
+        );
+        let orders_placed = Counter::default();
+        registry.register("orders_placed", "Orders placed", orders_placed.clone());
+        let order_value_minor = Family::<CurrencyLabels, Counter>::default();
+        registry.register(
+            "order_value_minor",
+            "Value of orders placed, in minor units",
+            order_value_minor.clone(),
+        );
+        let checkouts_failed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "checkouts_failed",
+            "Checkouts refused, by reason",
+            checkouts_failed.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limited_requests",
+            "Requests refused by the rate limit",
+            rate_limited.clone(),
+        );
+        Self {
+            registry,
+            store,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            grpc_requests,
+            grpc_duration,
+            db_pool_connections,
+            db_pool_idle,
+            cache_hits,
+            cache_misses,
+            users_registered,
+            orders_placed,
+            order_value_minor,
+            checkouts_failed,
+            rate_limited,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = HttpLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.http_requests.get_or_create(&labels).inc();
+    }
+
+    pub fn observe_grpc(&self, method: &str, code: &str, elapsed: Duration) {
+        self.grpc_duration
+            .get_or_create(&GrpcMethodLabels {
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.grpc_requests
+            .get_or_create(&GrpcLabels {
+                method: method.to_owned(),
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn order_placed(&self, order: &Order) {
+        self.orders_placed.inc();
+        let currency = order.total.currency().code().to_owned();
+        let value = u64::try_from(order.total.amount_minor()).unwrap_or(0);
+        self.order_value_minor
+            .get_or_create(&CurrencyLabels { currency })
+            .inc_by(value);
+    }
+
+    pub fn checkout_failed(&self, reason: &str) {
+        self.checkouts_failed
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The text exposition, with the pool gauges read at scrape time.
+    pub fn render(&self) -> String {
+        let pool = self.store.pool_status();
+        self.db_pool_connections.set(i64::from(pool.size));
+        self.db_pool_idle.set(i64::from(pool.idle));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

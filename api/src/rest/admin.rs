@@ -1,0 +1,421 @@
+//! `/admin`: catalog management, users, all orders, payments and sales figures. Every route
+//! requires a signed-in administrator; the check itself happens in `shop_core::app`.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Deserializer};
+use shop_core::{
+    app::{
+        AdjustStock, ChangeOrderStatus, CreateCategory, CreateProduct, ListOrders, ListUsers,
+        RecordPayment, UpdateCategory, UpdateProduct, UpdateUserAdmin,
+    },
+    domain::{CategoryId, ProductId, UserId},
+    ports::SalesStats,
+};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    dto::{CategoryDto, OrderDto, PageDto, PaymentDto, ProductDto, UserDto},
+    error::{ApiError, ApiResult, ProblemDoc},
+    extract::{ApiJson, ApiQuery, SignedIn, path_id},
+};
+use crate::server::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product))
+        .routes(routes!(update_product, deactivate_product))
+        .routes(routes!(adjust_stock))
+        .routes(routes!(create_category))
+        .routes(routes!(update_category))
+        .routes(routes!(list_users))
+        .routes(routes!(update_user))
+        .routes(routes!(list_orders))
+        .routes(routes!(change_order_status))
+        .routes(routes!(record_payment))
+        .routes(routes!(stats))
+}
+
+/// Tells "absent" (leave as is) from `null` (clear) in PATCH bodies.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    sku: String,
+    name: String,
+    /// Derived from the name when absent.
+    slug: Option<String>,
+    description: Option<String>,
+    price_minor: i64,
+    currency: String,
+    /// Initial stock, default 0.
+    stock: Option<i64>,
+    category_id: Option<String>,
+    active: Option<bool>,
+}
+
+/// Add a product to the catalog.
+#[utoipa::path(post, path = "/admin/products", tag = "admin", security(("bearer" = [])), request_body = CreateProductRequest,
+    responses((status = 201, body = ProductDto), (status = 403, body = ProblemDoc), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn create_product(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiJson(body): ApiJson<CreateProductRequest>,
+) -> ApiResult<(StatusCode, axum::Json<ProductDto>)> {
+    let command = CreateProduct {
+        sku: body.sku,
+        name: body.name,
+        slug: body.slug,
+        description: body.description,
+        price_minor: body.price_minor,
+        currency: body.currency,
+        stock: body.stock,
+        category_id: body.category_id,
+        active: body.active,
+    };
+    let product = state.shop.create_product(&actor, command).await?;
+    Ok((StatusCode::CREATED, axum::Json(product.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    name: Option<String>,
+    slug: Option<String>,
+    description: Option<String>,
+    price_minor: Option<i64>,
+    currency: Option<String>,
+    /// `null` removes the product from its category.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    category_id: Option<Option<String>>,
+    active: Option<bool>,
+}
+
+fn product_id(raw: &str) -> Result<ProductId, ApiError> {
+    path_id(raw, ProductId::parse)
+}
+
+/// Change a product; stock changes go through `/stock`.
+#[utoipa::path(patch, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateProductRequest,
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn update_product(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProductRequest>,
+) -> ApiResult<axum::Json<ProductDto>> {
+    let command = UpdateProduct {
+        name: body.name,
+        slug: body.slug,
+        description: body.description,
+        price_minor: body.price_minor,
+        currency: body.currency,
+        category_id: body.category_id,
+        active: body.active,
+    };
+    Ok(axum::Json(
+        state
+            .shop
+            .update_product(&actor, product_id(&id)?, command)
+            .await?
+            .into(),
+    ))
+}
+
+/// Take a product off sale. It stays in past orders.
+#[utoipa::path(delete, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc)))]
+async fn deactivate_product(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<ProductDto>> {
+    Ok(axum::Json(
+        state
+            .shop
+            .deactivate_product(&actor, product_id(&id)?)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStockRequest {
+    /// Units to add; negative to remove.
+    delta: i64,
+    /// Why, for the stock ledger: "delivery", "stocktake", "damaged", ...
+    reason: String,
+}
+
+/// Add or remove stock, with a reason.
+#[utoipa::path(post, path = "/admin/products/{id}/stock", tag = "admin", security(("bearer" = [])), request_body = AdjustStockRequest,
+    params(("id" = String, Path, description = "product id")),
+    responses((status = 200, body = ProductDto), (status = 409, description = "would go below zero", body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn adjust_stock(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AdjustStockRequest>,
+) -> ApiResult<axum::Json<ProductDto>> {
+    let command = AdjustStock {
+        delta: body.delta,
+        reason: body.reason,
+    };
+    Ok(axum::Json(
+        state
+            .shop
+            .adjust_stock(&actor, product_id(&id)?, command)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCategoryRequest {
+    name: String,
+    slug: Option<String>,
+    parent_id: Option<String>,
+    description: Option<String>,
+}
+
+/// Add a category.
+#[utoipa::path(post, path = "/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CreateCategoryRequest,
+    responses((status = 201, body = CategoryDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn create_category(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiJson(body): ApiJson<CreateCategoryRequest>,
+) -> ApiResult<(StatusCode, axum::Json<CategoryDto>)> {
+    let command = CreateCategory {
+        name: body.name,
+        slug: body.slug,
+        parent_id: body.parent_id,
+        description: body.description,
+    };
+    let category = state.shop.create_category(&actor, command).await?;
+    Ok((StatusCode::CREATED, axum::Json(category.into())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCategoryRequest {
+    name: Option<String>,
+    slug: Option<String>,
+    /// `null` moves the category to the top level.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    parent_id: Option<Option<String>>,
+    description: Option<String>,
+}
+
+/// Rename or move a category.
+#[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateCategoryRequest,
+    params(("id" = String, Path, description = "category id")),
+    responses((status = 200, body = CategoryDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn update_category(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateCategoryRequest>,
+) -> ApiResult<axum::Json<CategoryDto>> {
+    let id = path_id(&id, CategoryId::parse)?;
+    let command = UpdateCategory {
+        name: body.name,
+        slug: body.slug,
+        parent_id: body.parent_id,
+        description: body.description,
+    };
+    Ok(axum::Json(
+        state
+            .shop
+            .update_category(&actor, id, command)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Every user, newest first.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = PageDto<UserDto>), (status = 403, body = ProblemDoc)))]
+async fn list_users(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<axum::Json<PageDto<UserDto>>> {
+    let page = state
+        .shop
+        .list_users(
+            &actor,
+            ListUsers {
+                limit: params.limit,
+                cursor: params.cursor,
+            },
+        )
+        .await?;
+    Ok(axum::Json(PageDto::from_page(page)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// `customer` or `admin`.
+    role: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// Change a user's role or disable the account.
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn update_user(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> ApiResult<axum::Json<UserDto>> {
+    let id = path_id(&id, UserId::parse)?;
+    let command = UpdateUserAdmin {
+        role: body.role,
+        disabled: body.disabled,
+    };
+    Ok(axum::Json(
+        state
+            .shop
+            .update_user_admin(&actor, id, command)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AdminOrderParams {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// Every user's orders, newest first.
+#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("bearer" = [])), params(AdminOrderParams),
+    responses((status = 200, body = PageDto<OrderDto>), (status = 403, body = ProblemDoc)))]
+async fn list_orders(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiQuery(params): ApiQuery<AdminOrderParams>,
+) -> ApiResult<axum::Json<PageDto<OrderDto>>> {
+    let query = ListOrders {
+        all_users: true,
+        status: params.status,
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    Ok(axum::Json(PageDto::from_page(
+        state.shop.list_orders(&actor, query).await?,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStatusRequest {
+    status: String,
+}
+
+/// Move an order along its life cycle (fulfilling, shipped, delivered, cancelled, refunded).
+#[utoipa::path(patch, path = "/admin/orders/{id}/status", tag = "admin", security(("bearer" = [])), request_body = ChangeStatusRequest,
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, description = "illegal transition", body = ProblemDoc)))]
+async fn change_order_status(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangeStatusRequest>,
+) -> ApiResult<axum::Json<OrderDto>> {
+    let id = path_id(&id, shop_core::domain::OrderId::parse)?;
+    let order = state
+        .shop
+        .change_order_status(
+            &actor,
+            id,
+            ChangeOrderStatus {
+                status: body.status,
+            },
+        )
+        .await?;
+    Ok(axum::Json(order.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPaymentRequest {
+    order_id: String,
+    amount_minor: i64,
+    currency: String,
+    /// Who took the payment, e.g. `midtrans`, `manual`.
+    provider: String,
+    /// The provider's transaction id; recording it twice changes nothing.
+    reference: String,
+    /// `succeeded` or `failed`.
+    status: String,
+    failure_reason: Option<String>,
+}
+
+/// Record a payment; a successful one for the full total marks the order paid.
+#[utoipa::path(post, path = "/admin/payments", tag = "admin", security(("bearer" = [])), request_body = RecordPaymentRequest,
+    responses((status = 201, body = PaymentDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+async fn record_payment(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiJson(body): ApiJson<RecordPaymentRequest>,
+) -> ApiResult<(StatusCode, axum::Json<PaymentDto>)> {
+    let command = RecordPayment {
+        order_id: body.order_id,
+        amount_minor: body.amount_minor,
+        currency: body.currency,
+        provider: body.provider,
+        reference: body.reference,
+        status: body.status,
+        failure_reason: body.failure_reason,
+    };
+    let payment = state.shop.record_payment(&actor, command).await?;
+    Ok((StatusCode::CREATED, axum::Json(payment.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    /// How many days back, 1 to 366 (default 30).
+    days: Option<u32>,
+}
+
+/// Orders and revenue per day, and the best-selling products.
+#[utoipa::path(get, path = "/admin/stats", tag = "admin", security(("bearer" = [])), params(StatsParams),
+    responses((status = 200, description = "sales figures"), (status = 403, body = ProblemDoc)))]
+async fn stats(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiQuery(params): ApiQuery<StatsParams>,
+) -> ApiResult<axum::Json<SalesStats>> {
+    Ok(axum::Json(
+        state.shop.sales_stats(&actor, params.days).await?,
+    ))
+}

@@ -1,0 +1,141 @@
+//! Cross-cutting HTTP behaviour: metrics per route, the per-client rate limit, request
+//! timeouts, security headers, and problem bodies for errors raised outside handlers.
+
+use std::{net::SocketAddr, time::Instant};
+
+use axum::{
+    extract::{ConnectInfo, MatchedPath, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{
+    problem::Problem,
+    rate_limit::{self, Decision},
+    server::AppState,
+};
+
+/// Counts and times every request under its route template.
+pub async fn record_metrics(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = Instant::now();
+    state.metrics.http_in_flight.inc();
+    let response = next.run(request).await;
+    state.metrics.http_in_flight.dec();
+    state.metrics.observe_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// The shared per-client limit (see [`crate::rate_limit`]), answered with 429 and `Retry-After`.
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let ip = rate_limit::client_ip(request.headers(), peer, state.limits.trust_forwarded_for);
+    match rate_limit::check(&state, ip).await {
+        Decision::Allow => next.run(request).await,
+        Decision::Limit { limit, retry_after } => {
+            let retry_after = retry_after.as_secs();
+            let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+                .detail(format!(
+                    "more than {limit} requests per minute; retry in {retry_after} s"
+                ))
+                .extension("code", json!("rate_limited"))
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+    }
+}
+
+/// Answers 503 when a request takes longer than the configured timeout.
+pub async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .detail("the request took too long")
+            .extension("code", json!("timeout"))
+            .into_response(),
+    }
+}
+
+/// Headers that make browsers safer with whatever we return.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
+/// Errors produced outside handlers (unknown route, wrong method, body over the limit, ...)
+/// come as plain text; give them the same problem body as everything else.
+pub async fn problem_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .starts_with(crate::problem::CONTENT_TYPE.as_bytes())
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ if status.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let (parts, _) = response.into_parts();
+    let mut problem = Problem::new(status)
+        .extension("code", json!(code))
+        .into_response();
+    // Keep headers such as `Allow` on a 405; the body and its type are replaced.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
+}

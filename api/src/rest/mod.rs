@@ -1,0 +1,79 @@
+//! The REST API under `/api/v1`: a thin transport over `shop_core::app`. Handlers parse the
+//! request, call one command or query, and map the answer; no business rule lives here.
+//! The OpenAPI description is generated from the handlers (utoipa) and served at
+//! `/openapi.json`, with an interactive page at `/docs`.
+
+// utoipa's `IntoParams` expansion names the parameter types by path, which this lint flags.
+#[allow(unused_qualifications)]
+mod admin;
+mod auth;
+pub mod cache;
+mod cart;
+#[allow(unused_qualifications)]
+mod catalog;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+#[allow(unused_qualifications)]
+mod orders;
+mod users;
+
+use axum::Router;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::server::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Shop API", description = "REST API of the shop platform. Errors are RFC 9457 problem details."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration and sessions"),
+        (name = "users", description = "The signed-in user's account"),
+        (name = "catalog", description = "Products and categories (public)"),
+        (name = "cart", description = "The signed-in user's cart"),
+        (name = "orders", description = "Checkout and orders"),
+        (name = "admin", description = "Shop administration (role admin)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The `/api/v1` routes and the OpenAPI document that describes them (paths with the prefix).
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(catalog::routes())
+        .merge(cart::routes())
+        .merge(orders::routes())
+        .merge(admin::routes())
+        .split_for_parts();
+    let openapi = prefixed(openapi, "/api/v1");
+    (Router::new().nest("/api/v1", router), openapi)
+}
+
+fn prefixed(mut openapi: utoipa::openapi::OpenApi, prefix: &str) -> utoipa::openapi::OpenApi {
+    let paths = std::mem::take(&mut openapi.paths.paths);
+    openapi.paths.paths = paths
+        .into_iter()
+        .map(|(path, item)| (format!("{prefix}{path}"), item))
+        .collect();
+    openapi
+}

@@ -1,0 +1,185 @@
+//! `/orders`: checkout and the signed-in user's orders.
+
+use axum::{
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use shop_core::{
+    app::{AppError, Checkout, ListOrders},
+    domain::OrderId,
+};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    dto::{OrderDto, PageDto, PaymentDto, StatusChangeDto},
+    error::{ApiError, ApiResult, ProblemDoc},
+    extract::{ApiQuery, SignedIn, json_or_default, path_id},
+};
+use crate::server::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(order_history))
+        .routes(routes!(order_payments))
+        .routes(routes!(cancel_order))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// An address from the address book; the default address when absent.
+    shipping_address_id: Option<String>,
+}
+
+/// Place an order from the cart. Requires an `Idempotency-Key` header: retrying with the same
+/// key returns the first order (with `Idempotent-Replayed: true`) instead of buying twice.
+#[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
+    params(("Idempotency-Key" = String, Header, description = "client-chosen key, 1-255 printable ASCII characters")),
+    responses((status = 201, body = OrderDto), (status = 400, description = "no Idempotency-Key", body = ProblemDoc),
+              (status = 409, description = "empty cart, stock ran out, product unavailable", body = ProblemDoc),
+              (status = 422, description = "invalid fields, or the key was used for a different request", body = ProblemDoc)))]
+async fn checkout(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "idempotency_key_required",
+                "the Idempotency-Key header is required",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::invalid_parameter("Idempotency-Key", "must be printable ASCII"))?
+        .to_owned();
+    // The body is optional: an empty one means "ship to my default address".
+    let body: CheckoutRequest = json_or_default(&body)?;
+    let command = Checkout {
+        idempotency_key: key,
+        shipping_address_id: body.shipping_address_id,
+    };
+    let result = match state.shop.checkout(&actor, command).await {
+        Ok(result) => result,
+        Err(error) => {
+            state.metrics.checkout_failed(error.code());
+            return Err(error.into());
+        }
+    };
+    if !result.replayed {
+        state.metrics.order_placed(&result.order);
+    }
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(OrderDto::from(result.order)),
+    )
+        .into_response();
+    if result.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderListParams {
+    /// Only orders in this status.
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The signed-in user's orders, newest first.
+#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderListParams),
+    responses((status = 200, body = PageDto<OrderDto>)))]
+async fn list_orders(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiQuery(params): ApiQuery<OrderListParams>,
+) -> ApiResult<axum::Json<PageDto<OrderDto>>> {
+    let query = ListOrders {
+        all_users: false,
+        status: params.status,
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    Ok(axum::Json(PageDto::from_page(
+        state.shop.list_orders(&actor, query).await?,
+    )))
+}
+
+fn order_id(raw: &str) -> Result<OrderId, ApiError> {
+    // An unparsable id names no order: 404 like any order the caller may not see.
+    path_id(raw, OrderId::parse).map_err(|_| ApiError::App(AppError::NotFound("order")))
+}
+
+/// One order. Another user's order is "not found".
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc)))]
+async fn get_order(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OrderDto>> {
+    Ok(axum::Json(
+        state.shop.get_order(&actor, order_id(&id)?).await?.into(),
+    ))
+}
+
+/// Every status the order went through.
+#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Vec<StatusChangeDto>), (status = 404, body = ProblemDoc)))]
+async fn order_history(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<StatusChangeDto>>> {
+    let history = state.shop.order_history(&actor, order_id(&id)?).await?;
+    Ok(axum::Json(
+        history.into_iter().map(StatusChangeDto::from).collect(),
+    ))
+}
+
+/// Payments recorded for the order.
+#[utoipa::path(get, path = "/orders/{id}/payments", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Vec<PaymentDto>), (status = 404, body = ProblemDoc)))]
+async fn order_payments(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Vec<PaymentDto>>> {
+    let payments = state.shop.list_payments(&actor, order_id(&id)?).await?;
+    Ok(axum::Json(
+        payments.into_iter().map(PaymentDto::from).collect(),
+    ))
+}
+
+/// Cancel an order that is not yet being fulfilled; its items go back into stock.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<OrderDto>> {
+    Ok(axum::Json(
+        state
+            .shop
+            .cancel_order(&actor, order_id(&id)?)
+            .await?
+            .into(),
+    ))
+}

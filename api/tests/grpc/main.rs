@@ -1,0 +1,20 @@
+//! Integration tests of the gRPC API: `shop_api::grpc::serve` runs in-process on 127.0.0.1
+//! (port 0) next to the HTTP server on one shared state, driven with tonic clients, on the
+//! embedded backend (SQLite, in-process key-value store) and on Postgres with Redis; one test
+//! goes through the real binary.
+//!
+//! Postgres must be reachable at `SHOP_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and Redis at `SHOP_TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`); each test gets a database `shop_test_<uuid>` and a Redis key
+//! prefix of its own.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[macro_use]
+mod support;
+
+mod authorization;
+mod bad_input;
+mod binary;
+mod journey;
+mod platform;

@@ -1,0 +1,698 @@
+//! The harness: the whole HTTP app served in-process on 127.0.0.1 (port 0) over a fresh store,
+//! a `reqwest` client, the `Shop` for direct setup, and helpers for the usual requests and for
+//! checking problem responses.
+//!
+//! Two backends: **embedded** (SQLite in a temporary directory, in-process key-value store) and
+//! **postgres_redis** (a Postgres database of its own, dropped when the test ends even on panic,
+//! and Redis under a key prefix of its own).
+
+use std::{net::SocketAddr, str::FromStr as _, sync::Arc, time::Duration};
+
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, header::HeaderMap};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shop_api::server::{AppState, Limits, router};
+use shop_core::{
+    adapters::{connect_and_migrate, memory::MemoryKeyValue, redis::RedisKeyValue},
+    app::{Actor, AuthSettings, RegisterUser, Shop, ShopSettings},
+    config::DatabaseUrl,
+    domain::{ProductId, TaxRate},
+    ports::KeyValueStore,
+};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, task::JoinHandle};
+use uuid::Uuid;
+
+/// Instantiates each test once per backend, as `<module>::embedded::<name>` and
+/// `<module>::postgres_redis::<name>`; the test function takes the [`Backend`](support::Backend).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Embedded).await
+                }
+            )*
+        }
+
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::PostgresRedis).await
+                }
+            )*
+        }
+    };
+}
+
+/// Every password the helpers register with.
+pub const PASSWORD: &str = "correct horse battery";
+/// What the test apps sign access tokens with.
+pub const JWT_SECRET: &str = "rest-api-tests-secret-long-enough-for-hs256";
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Test databases older than this are leftovers of killed runs and are dropped.
+const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+const POOL_SIZE: u32 = 5;
+/// Bounds every request, so a hanging server fails the test instead of stalling the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What must never appear in an error body: internals of the storage layer or of a crash.
+const LEAKS: [&str; 7] = [
+    "sqlx", "SELECT", "INSERT", "postgres", "sqlite", "panicked", "stack",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a temporary directory and the in-process key-value store.
+    Embedded,
+    /// A fresh Postgres database and Redis under a unique key prefix.
+    PostgresRedis,
+}
+
+/// A key prefix no other test uses, for a Redis-backed app (or two that share one Redis).
+pub fn unique_redis_prefix() -> String {
+    format!("shop-test:{}:", Uuid::now_v7().simple())
+}
+
+/// How to build a [`TestApp`].
+#[derive(Debug, Clone)]
+pub struct TestAppBuilder {
+    backend: Backend,
+    rate_limit_per_minute: u64,
+    tax_basis_points: u32,
+    redis_prefix: Option<String>,
+    cors_allowed_origins: Vec<String>,
+}
+
+impl TestAppBuilder {
+    /// Requests per minute per client under `/api/v1`; 0 (the default) turns the limit off.
+    #[must_use]
+    pub fn rate_limit(mut self, per_minute: u64) -> Self {
+        self.rate_limit_per_minute = per_minute;
+        self
+    }
+
+    #[must_use]
+    pub fn tax_basis_points(mut self, basis_points: u32) -> Self {
+        self.tax_basis_points = basis_points;
+        self
+    }
+
+    /// Keeps sessions, rate limits and the catalog cache in Redis under `prefix`; two apps given
+    /// the same prefix share them like two replicas of one deployment.
+    #[must_use]
+    pub fn redis_prefix(mut self, prefix: &str) -> Self {
+        self.redis_prefix = Some(prefix.to_owned());
+        self
+    }
+
+    #[must_use]
+    pub fn cors_allowed_origins(mut self, origins: &[&str]) -> Self {
+        self.cors_allowed_origins = origins.iter().map(|&origin| origin.to_owned()).collect();
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let (store, database) = match self.backend {
+            Backend::Embedded => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = DatabaseUrl::parse(&format!("sqlite://{}/shop.db", dir.path().display()))
+                    .expect("an SQLite URL");
+                let store = connect_and_migrate(&url, POOL_SIZE)
+                    .await
+                    .expect("create and migrate the SQLite database");
+                (store, Database::Sqlite { _dir: dir })
+            }
+            Backend::PostgresRedis => {
+                let database = PgDatabase::create().await;
+                let url = DatabaseUrl::parse(&database.url()).expect("a Postgres URL");
+                let store = connect_and_migrate(&url, POOL_SIZE)
+                    .await
+                    .expect("connect to and migrate the test database");
+                (
+                    store,
+                    Database::Postgres {
+                        _database: database,
+                    },
+                )
+            }
+        };
+        let redis_prefix = match (&self.redis_prefix, self.backend) {
+            (Some(prefix), _) => Some(prefix.clone()),
+            (None, Backend::PostgresRedis) => Some(unique_redis_prefix()),
+            (None, Backend::Embedded) => None,
+        };
+        let kv: Arc<dyn KeyValueStore> = match redis_prefix {
+            Some(prefix) => Arc::new(
+                RedisKeyValue::connect(&redis_url(), prefix)
+                    .await
+                    .expect("Redis runs at 127.0.0.1:6379 (or SHOP_TEST_REDIS_URL)"),
+            ),
+            None => Arc::new(MemoryKeyValue::new()),
+        };
+        let tax_rate = TaxRate::from_basis_points(self.tax_basis_points).expect("a valid tax rate");
+        let shop = Shop::new(store, ShopSettings { tax_rate })
+            .with_auth(AuthSettings::new(SecretString::from(JWT_SECRET)))
+            .with_key_value(kv);
+        let limits = Limits {
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            trust_forwarded_for: false,
+            request_timeout: Duration::from_secs(30),
+            cors_allowed_origins: self.cors_allowed_origins,
+        };
+        let app = router(AppState::new(shop.clone(), limits));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port on 127.0.0.1");
+        let address = listener.local_addr().expect("the bound address");
+        // Bound before the task starts, so requests queue in the backlog until it accepts them.
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("the test server runs");
+        });
+        let client = Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("an HTTP client");
+        TestApp {
+            base_url: format!("http://{address}"),
+            client,
+            shop,
+            server,
+            _database: database,
+        }
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("SHOP_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned())
+}
+
+/// The app, served until this is dropped.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    pub client: Client,
+    /// The same shop the server runs, for setup the API does not offer and for reading state.
+    pub shop: Shop,
+    server: JoinHandle<()>,
+    // Last, so the database goes after the server and the pool.
+    _database: Database,
+}
+
+/// Where the data lives, kept as long as the app: dropping it removes the data.
+enum Database {
+    Sqlite { _dir: TempDir },
+    Postgres { _database: PgDatabase },
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A signed-in user as the API handed them out.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user_id: String,
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            rate_limit_per_minute: 0,
+            tax_basis_points: 0,
+            redis_prefix: None,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+
+    /// The app with default settings: no rate limit, no tax, no CORS origins.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::builder(backend).spawn().await
+    }
+
+    /// An absolute URL for a path outside the API (`/healthz`, `/metrics`, ...).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// An absolute URL for a path under `/api/v1`.
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base_url)
+    }
+
+    /// A request to `/api/v1{path}`, with a bearer token when given.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.request(method, self.api(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        send(self.request(Method::GET, path, token)).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        send(self.request(Method::POST, path, token).json(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        send(self.request(Method::PUT, path, token).json(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        send(self.request(Method::PATCH, path, token).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        send(self.request(Method::DELETE, path, token)).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Accounts
+
+    /// Registers a customer over HTTP; returns the user as the API shows it.
+    pub async fn register(&self, email: &str) -> Value {
+        let body =
+            json!({ "email": email, "password": PASSWORD, "full_name": format!("Test {email}") });
+        json_body(
+            self.post("/auth/register", None, &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str) -> Session {
+        let body = json!({ "email": email, "password": PASSWORD });
+        session_of(&json_body(self.post("/auth/login", None, &body).await, StatusCode::OK).await)
+    }
+
+    /// Registers a customer and signs them in.
+    pub async fn sign_up(&self, email: &str) -> Session {
+        self.register(email).await;
+        self.login(email).await
+    }
+
+    /// Registers a customer and signs them in; returns the access token.
+    pub async fn register_and_login(&self, email: &str) -> String {
+        self.sign_up(email).await.access_token
+    }
+
+    /// A fresh administrator (created directly, as the `user create --admin` command does),
+    /// signed in over HTTP; returns the access token.
+    pub async fn admin_token(&self) -> String {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        self.shop
+            .register_user(
+                &Actor::System,
+                RegisterUser {
+                    email: email.clone(),
+                    password: PASSWORD.to_owned(),
+                    full_name: "Test Admin".to_owned(),
+                    role: Some("admin".to_owned()),
+                },
+            )
+            .await
+            .expect("create an administrator");
+        self.login(&email).await.access_token
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Catalog
+
+    pub async fn create_category(&self, admin: &str, name: &str, parent_id: Option<&str>) -> Value {
+        let body = json!({ "name": name, "parent_id": parent_id });
+        json_body(
+            self.post("/admin/categories", Some(admin), &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Creates a USD product; its slug is derived from `name`.
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        name: &str,
+        price_minor: i64,
+        stock: i64,
+        category_id: Option<&str>,
+    ) -> Value {
+        let sku = format!("SKU-{}", Uuid::new_v4().simple());
+        let body = json!({
+            "sku": sku, "name": name, "price_minor": price_minor, "currency": "USD",
+            "stock": stock, "category_id": category_id,
+        });
+        json_body(
+            self.post("/admin/products", Some(admin), &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// The product as an anonymous visitor sees it.
+    pub async fn product(&self, id_or_slug: &str) -> Value {
+        json_body(
+            self.get(&format!("/products/{id_or_slug}"), None).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// Units on hand, read from storage (no cache, no HTTP).
+    pub async fn stock_of(&self, product_id: &str) -> i64 {
+        let id = ProductId::from_str(product_id).expect("a product id");
+        self.shop
+            .store()
+            .get_product(id)
+            .await
+            .expect("read the product")
+            .expect("the product exists")
+            .stock
+            .units()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Addresses, cart and orders
+
+    pub async fn add_address(&self, token: &str, recipient: &str) -> Value {
+        json_body(
+            self.post("/users/me/addresses", Some(token), &address_body(recipient))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Adds to the cart; returns the cart.
+    pub async fn add_to_cart(&self, token: &str, product_id: &str, quantity: i64) -> Value {
+        let body = json!({ "product_id": product_id, "quantity": quantity });
+        json_body(
+            self.post("/cart/items", Some(token), &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// `POST /orders` with an `Idempotency-Key` and an optional body.
+    pub async fn checkout_request(&self, token: &str, key: &str, body: Option<&Value>) -> Response {
+        let request = self
+            .request(Method::POST, "/orders", Some(token))
+            .header("idempotency-key", key);
+        send(match body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// Checks out the cart to the default address; returns the order.
+    pub async fn checkout(&self, token: &str) -> Value {
+        let key = Uuid::new_v4().to_string();
+        json_body(
+            self.checkout_request(token, &key, None).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Puts `quantity` of a product in the cart and checks out; returns the order.
+    pub async fn place_order(&self, token: &str, product_id: &str, quantity: i64) -> Value {
+        self.add_to_cart(token, product_id, quantity).await;
+        self.checkout(token).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reading the whole state, to show a refused request changed nothing
+
+    /// Everything an administrator can see: users, categories, products (active or not, with
+    /// their stock and `updated_at`) and orders (with their status and `updated_at`).
+    pub async fn snapshot(&self, admin: &str) -> Value {
+        let mut snapshot = serde_json::Map::new();
+        for path in [
+            "/admin/users?limit=100",
+            "/admin/orders?limit=100",
+            "/products?include_inactive=true&limit=100",
+            "/categories",
+        ] {
+            let body = json_body(self.get(path, Some(admin)).await, StatusCode::OK).await;
+            snapshot.insert(path.to_owned(), body);
+        }
+        Value::Object(snapshot)
+    }
+
+    /// Everything one customer can see of their own: account, addresses, cart and orders.
+    pub async fn customer_state(&self, token: &str) -> Value {
+        let mut state = serde_json::Map::new();
+        for path in ["/users/me", "/users/me/addresses", "/cart", "/orders"] {
+            let body = json_body(self.get(path, Some(token)).await, StatusCode::OK).await;
+            state.insert(path.to_owned(), body);
+        }
+        Value::Object(state)
+    }
+}
+
+pub fn address_body(recipient: &str) -> Value {
+    json!({
+        "recipient": recipient, "line1": "1 Main Street", "city": "Springfield",
+        "region": "IL", "postal_code": "62701", "country": "US",
+    })
+}
+
+fn session_of(body: &Value) -> Session {
+    let text = |field: &str| {
+        body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {body}"))
+            .to_owned()
+    };
+    assert_eq!(body["token_type"], "Bearer", "{body}");
+    Session {
+        access_token: text("access_token"),
+        refresh_token: text("refresh_token"),
+        user_id: body["user"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("user.id in {body}"))
+            .to_owned(),
+    }
+}
+
+pub async fn send(request: RequestBuilder) -> Response {
+    request.send().await.expect("the server answers")
+}
+
+/// Asserts the status and returns the JSON body; the body is in the message when either fails.
+#[track_caller]
+pub fn json_body(response: Response, status: StatusCode) -> impl Future<Output = Value> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let actual = response.status();
+        let text = response.text().await.expect("a response body");
+        assert_eq!(actual, status, "at {caller}: {text}");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("at {caller}: not JSON ({error}): {text}"))
+    }
+}
+
+/// Asserts that `response` is an RFC 9457 problem with this status and `code`, that it has the
+/// standard members, and that it leaks nothing internal. Returns the body.
+#[track_caller]
+pub fn assert_problem(
+    response: Response,
+    status: StatusCode,
+    code: &str,
+) -> impl Future<Output = Value> {
+    let caller = std::panic::Location::caller();
+    let code = code.to_owned();
+    async move {
+        let actual = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("a response body");
+        assert_eq!(actual, status, "at {caller}: {text}");
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "at {caller}: content type {content_type:?} of {text}"
+        );
+        let lowercase = text.to_lowercase();
+        for leak in LEAKS {
+            assert!(
+                !lowercase.contains(&leak.to_lowercase()),
+                "at {caller}: the problem mentions {leak:?}: {text}"
+            );
+        }
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("at {caller}: not JSON ({error}): {text}"));
+        assert_eq!(body["code"], code.as_str(), "at {caller}: {text}");
+        assert_eq!(body["status"], status.as_u16(), "at {caller}: {text}");
+        assert!(
+            body["type"].as_str().is_some_and(|kind| !kind.is_empty()),
+            "at {caller}: no type in {text}"
+        );
+        assert!(
+            body["title"]
+                .as_str()
+                .is_some_and(|title| !title.is_empty()),
+            "at {caller}: no title in {text}"
+        );
+        body
+    }
+}
+
+/// The fields a validation problem names in `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_object()
+        .map(|errors| errors.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A header's value as text, or "" when absent.
+pub fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The value of a string field, for use in paths and bodies.
+#[track_caller]
+pub fn text(value: &Value, field: &str) -> String {
+    value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {field} in {value}"))
+        .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Postgres databases
+
+/// A Postgres database created for one test and dropped (forcefully) when the test ends, also
+/// when it panics.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Self {
+        let admin_url = std::env::var("SHOP_TEST_PG_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| DEFAULT_PG_ADMIN_URL.to_owned());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("Postgres must run at {admin_url} (set SHOP_TEST_PG_URL): {error}")
+            });
+        drop_stale_databases(&mut admin).await;
+        let name = format!("shop_test_{}", Uuid::now_v7().simple());
+        admin
+            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create the test database");
+        admin.close().await.expect("close the admin connection");
+        Self { admin_url, name }
+    }
+
+    /// The admin URL with its database replaced by this one, keeping any query string.
+    fn url(&self) -> String {
+        let (base, query) = self
+            .admin_url
+            .split_once('?')
+            .map_or((self.admin_url.as_str(), None), |(b, q)| (b, Some(q)));
+        let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
+        let host = rest.split_once('/').map_or(rest, |(host, _)| host);
+        match query {
+            Some(query) => format!("{scheme}://{host}/{}?{query}", self.name),
+            None => format!("{scheme}://{host}/{}", self.name),
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with a
+        // runtime of its own can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// Drops `shop_test_*` databases left behind by runs that were killed before their guards ran.
+/// Their names are UUIDv7s, which carry their creation time, so running tests are left alone.
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let Ok(names) = sqlx::query_as::<_, (String,)>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'shop\\_test\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    else {
+        return;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    for (name,) in names {
+        let Some(created_ms) = name
+            .strip_prefix("shop_test_")
+            .and_then(|id| Uuid::from_str(id).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                u128::from(secs) * 1_000 + u128::from(nanos / 1_000_000)
+            })
+        else {
+            continue;
+        };
+        if now_ms.saturating_sub(created_ms) > STALE_AFTER.as_millis() {
+            // Another process may be dropping it at the same time: failures don't matter.
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
+    }
+}
