@@ -21,7 +21,7 @@ use serde_json::json;
 use shop_core::app::Shop;
 use shop_core::config::Config;
 use tokio::{net::TcpListener, sync::watch};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, util::option_layer};
 use tower_http::trace::TraceLayer;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -55,24 +55,36 @@ impl Limits {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned by every middleware layer for every request, so it is
+/// one reference count, not a copy of its parts.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+#[derive(Debug)]
+pub struct AppStateInner {
     pub shop: Shop,
     pub metrics: Arc<Metrics>,
-    pub limits: Arc<Limits>,
-    pub catalog_cache: Arc<rest::cache::LocalCatalogCache>,
+    pub limits: Limits,
+    pub catalog_cache: rest::cache::LocalCatalogCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
 }
 
 impl AppState {
     pub fn new(shop: Shop, limits: Limits) -> Self {
         let metrics = Arc::new(Metrics::new(Arc::clone(shop.store())));
-        Self {
+        Self(Arc::new(AppStateInner {
             shop,
             metrics,
-            limits: Arc::new(limits),
-            catalog_cache: Arc::default(),
-        }
+            limits,
+            catalog_cache: Default::default(),
+        }))
     }
 }
 
@@ -101,10 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::record_metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::timeout))
-        .layer(middleware::from_fn(rest::middleware::problem_bodies))
-        .layer(middleware::from_fn(rest::middleware::security_headers))
-        .layer(cors(&state.limits.cors_allowed_origins))
+        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::edge))
+        .layer(option_layer(cors(&state.limits.cors_allowed_origins)))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -130,16 +140,16 @@ const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self
 /// Requests bodies above this are refused with 413.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-fn cors(origins: &[String]) -> CorsLayer {
+/// No layer at all without allowed origins: no CORS headers, so browsers keep other origins out.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|origin| origin.parse().ok())
         .collect();
     if origins.is_empty() {
-        // No CORS headers at all: browsers keep other origins out.
-        return CorsLayer::new();
+        return None;
     }
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([
             Method::GET,
@@ -157,7 +167,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("idempotent-replayed"),
         ])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 async fn serve_openapi(json: Arc<String>) -> Response {

@@ -63,7 +63,7 @@ pub struct CreateProductRequest {
 }
 
 /// Add a product to the catalog.
-#[utoipa::path(post, path = "/admin/products", tag = "admin", security(("bearer" = [])), request_body = CreateProductRequest,
+#[utoipa::path(post, path = "/api/v1/admin/products", tag = "admin", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, body = ProductDto), (status = 403, body = ProblemDoc), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn create_product(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ fn product_id(raw: &str) -> Result<ProductId, ApiError> {
 }
 
 /// Change a product; stock changes go through `/stock`.
-#[utoipa::path(patch, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateProductRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/products/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateProductRequest,
     params(("id" = String, Path, description = "product id")),
     responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_product(
@@ -133,7 +133,7 @@ async fn update_product(
 }
 
 /// Take a product off sale. It stays in past orders.
-#[utoipa::path(delete, path = "/admin/products/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/admin/products/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "product id")),
     responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc)))]
 async fn deactivate_product(
@@ -160,7 +160,7 @@ pub struct AdjustStockRequest {
 }
 
 /// Add or remove stock, with a reason.
-#[utoipa::path(post, path = "/admin/products/{id}/stock", tag = "admin", security(("bearer" = [])), request_body = AdjustStockRequest,
+#[utoipa::path(post, path = "/api/v1/admin/products/{id}/stock", tag = "admin", security(("bearer" = [])), request_body = AdjustStockRequest,
     params(("id" = String, Path, description = "product id")),
     responses((status = 200, body = ProductDto), (status = 409, description = "would go below zero", body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn adjust_stock(
@@ -192,7 +192,7 @@ pub struct CreateCategoryRequest {
 }
 
 /// Add a category.
-#[utoipa::path(post, path = "/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CreateCategoryRequest,
+#[utoipa::path(post, path = "/api/v1/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CreateCategoryRequest,
     responses((status = 201, body = CategoryDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn create_category(
     State(state): State<AppState>,
@@ -222,7 +222,7 @@ pub struct UpdateCategoryRequest {
 }
 
 /// Rename or move a category.
-#[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateCategoryRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateCategoryRequest,
     params(("id" = String, Path, description = "category id")),
     responses((status = 200, body = CategoryDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_category(
@@ -255,7 +255,7 @@ pub struct PageParams {
 }
 
 /// Every user, newest first.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = PageDto<UserDto>), (status = 403, body = ProblemDoc)))]
 async fn list_users(
     State(state): State<AppState>,
@@ -284,7 +284,7 @@ pub struct UpdateUserRequest {
 }
 
 /// Change a user's role or disable the account.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_user(
@@ -316,7 +316,7 @@ pub struct AdminOrderParams {
 }
 
 /// Every user's orders, newest first.
-#[utoipa::path(get, path = "/admin/orders", tag = "admin", security(("bearer" = [])), params(AdminOrderParams),
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", security(("bearer" = [])), params(AdminOrderParams),
     responses((status = 200, body = PageDto<OrderDto>), (status = 403, body = ProblemDoc)))]
 async fn list_orders(
     State(state): State<AppState>,
@@ -341,7 +341,7 @@ pub struct ChangeStatusRequest {
 }
 
 /// Move an order along its life cycle (fulfilling, shipped, delivered, cancelled, refunded).
-#[utoipa::path(patch, path = "/admin/orders/{id}/status", tag = "admin", security(("bearer" = [])), request_body = ChangeStatusRequest,
+#[utoipa::path(patch, path = "/api/v1/admin/orders/{id}/status", tag = "admin", security(("bearer" = [])), request_body = ChangeStatusRequest,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, description = "illegal transition", body = ProblemDoc)))]
 async fn change_order_status(
@@ -380,7 +380,7 @@ pub struct RecordPaymentRequest {
 }
 
 /// Record a payment; a successful one for the full total marks the order paid.
-#[utoipa::path(post, path = "/admin/payments", tag = "admin", security(("bearer" = [])), request_body = RecordPaymentRequest,
+#[utoipa::path(post, path = "/api/v1/admin/payments", tag = "admin", security(("bearer" = [])), request_body = RecordPaymentRequest,
     responses((status = 201, body = PaymentDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn record_payment(
     State(state): State<AppState>,
@@ -408,7 +408,7 @@ pub struct StatsParams {
 }
 
 /// Orders and revenue per day, and the best-selling products.
-#[utoipa::path(get, path = "/admin/stats", tag = "admin", security(("bearer" = [])), params(StatsParams),
+#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin", security(("bearer" = [])), params(StatsParams),
     responses((status = 200, description = "sales figures"), (status = 403, body = ProblemDoc)))]
 async fn stats(
     State(state): State<AppState>,

@@ -33,7 +33,7 @@ pub struct RegisterRequest {
 }
 
 /// Create a customer account.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserDto), (status = 409, description = "e-mail taken", body = super::error::ProblemDoc),
               (status = 422, description = "invalid fields", body = super::error::ProblemDoc)))]
 async fn register(
@@ -59,7 +59,7 @@ pub struct LoginRequest {
 }
 
 /// Sign in: a short-lived access token and a refresh token.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = SessionDto), (status = 401, description = "wrong e-mail or password", body = super::error::ProblemDoc),
               (status = 429, description = "too many failed attempts for this account", body = super::error::ProblemDoc)))]
 async fn login(
@@ -78,7 +78,7 @@ pub struct RefreshRequest {
 
 /// Trade a refresh token for a new session. Each refresh token works once; presenting a used one
 /// again ends every session that descends from the same sign-in.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = SessionDto), (status = 401, body = super::error::ProblemDoc)))]
 async fn refresh(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ async fn refresh(
 }
 
 /// Sign out: the refresh token (and its family) stops working.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "signed out")))]
 async fn logout(
     State(state): State<AppState>,

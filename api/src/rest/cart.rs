@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The cart at current prices.
-#[utoipa::path(get, path = "/cart", tag = "cart", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])),
     responses((status = 200, body = CartDto), (status = 401, body = ProblemDoc)))]
 async fn get_cart(
     State(state): State<AppState>,
@@ -45,7 +45,7 @@ pub struct AddItemRequest {
 }
 
 /// Put units of a product in the cart.
-#[utoipa::path(post, path = "/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
     responses((status = 201, body = CartDto), (status = 409, description = "not enough stock", body = ProblemDoc),
               (status = 422, body = ProblemDoc)))]
 async fn add_item(
@@ -74,7 +74,7 @@ pub struct UpdateItemRequest {
 }
 
 /// Change how many units a cart line holds.
-#[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])), request_body = UpdateItemRequest,
+#[utoipa::path(patch, path = "/api/v1/cart/items/{id}", tag = "cart", security(("bearer" = [])), request_body = UpdateItemRequest,
     params(("id" = String, Path, description = "cart item id")),
     responses((status = 200, body = CartDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_item(
@@ -98,7 +98,7 @@ async fn update_item(
 }
 
 /// Remove a line from the cart.
-#[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = String, Path, description = "cart item id")),
     responses((status = 200, body = CartDto), (status = 404, body = ProblemDoc)))]
 async fn remove_item(
@@ -113,7 +113,7 @@ async fn remove_item(
 }
 
 /// Empty the cart.
-#[utoipa::path(delete, path = "/cart", tag = "cart", security(("bearer" = [])), responses((status = 204, description = "emptied")))]
+#[utoipa::path(delete, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])), responses((status = 204, description = "emptied")))]
 async fn clear_cart(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

@@ -49,7 +49,7 @@ pub struct ProductListParams {
 }
 
 /// List products, filtered and sorted, one page at a time.
-#[utoipa::path(get, path = "/products", tag = "catalog", params(ProductListParams),
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ProductListParams),
     responses((status = 200, body = PageDto<ProductDto>), (status = 400, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn list_products(
     State(state): State<AppState>,
@@ -84,7 +84,7 @@ pub struct SearchParams {
 }
 
 /// Full-text search, best matches first.
-#[utoipa::path(get, path = "/products/search", tag = "catalog", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/products/search", tag = "catalog", params(SearchParams),
     responses((status = 200, body = PageDto<ProductDto>), (status = 422, body = ProblemDoc)))]
 async fn search_products(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ async fn search_products(
 }
 
 /// One product, by id or by slug.
-#[utoipa::path(get, path = "/products/{id_or_slug}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/products/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "product id or slug")),
     responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc)))]
 async fn get_product(
@@ -123,7 +123,7 @@ async fn get_product(
 }
 
 /// Every category; build the tree from `parent_id`.
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = Vec<CategoryDto>)))]
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", responses((status = 200, body = Vec<CategoryDto>)))]
 async fn list_categories(State(state): State<AppState>, uri: Uri) -> ApiResult<Response> {
     cache::read_through(&state, &Actor::Anonymous, &uri, async {
         let categories = state.shop.list_categories().await?;

@@ -38,7 +38,7 @@ pub struct CheckoutRequest {
 
 /// Place an order from the cart. Requires an `Idempotency-Key` header: retrying with the same
 /// key returns the first order (with `Idempotent-Replayed: true`) instead of buying twice.
-#[utoipa::path(post, path = "/orders", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
     params(("Idempotency-Key" = String, Header, description = "client-chosen key, 1-255 printable ASCII characters")),
     responses((status = 201, body = OrderDto), (status = 400, description = "no Idempotency-Key", body = ProblemDoc),
               (status = 409, description = "empty cart, stock ran out, product unavailable", body = ProblemDoc),
@@ -99,7 +99,7 @@ pub struct OrderListParams {
 }
 
 /// The signed-in user's orders, newest first.
-#[utoipa::path(get, path = "/orders", tag = "orders", security(("bearer" = [])), params(OrderListParams),
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(OrderListParams),
     responses((status = 200, body = PageDto<OrderDto>)))]
 async fn list_orders(
     State(state): State<AppState>,
@@ -123,7 +123,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 }
 
 /// One order. Another user's order is "not found".
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc)))]
 async fn get_order(
@@ -137,7 +137,7 @@ async fn get_order(
 }
 
 /// Every status the order went through.
-#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/orders/{id}/history", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Vec<StatusChangeDto>), (status = 404, body = ProblemDoc)))]
 async fn order_history(
@@ -152,7 +152,7 @@ async fn order_history(
 }
 
 /// Payments recorded for the order.
-#[utoipa::path(get, path = "/orders/{id}/payments", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/orders/{id}/payments", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Vec<PaymentDto>), (status = 404, body = ProblemDoc)))]
 async fn order_payments(
@@ -167,7 +167,7 @@ async fn order_payments(
 }
 
 /// Cancel an order that is not yet being fulfilled; its items go back into stock.
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
 async fn cancel_order(

@@ -28,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserDto), (status = 401, body = ProblemDoc)))]
 async fn get_me(
     State(state): State<AppState>,
@@ -45,7 +45,7 @@ pub struct UpdateMeRequest {
 }
 
 /// Change name or e-mail.
-#[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = UserDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_me(
     State(state): State<AppState>,
@@ -69,7 +69,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// Change the password; the current one must be given.
-#[utoipa::path(put, path = "/users/me/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
+#[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204, description = "changed"), (status = 422, body = ProblemDoc)))]
 async fn change_password(
     State(state): State<AppState>,
@@ -117,7 +117,7 @@ impl From<AddressRequest> for AddressInput {
 }
 
 /// The address book, oldest first.
-#[utoipa::path(get, path = "/users/me/addresses", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/me/addresses", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Vec<AddressDto>)))]
 async fn list_addresses(
     State(state): State<AppState>,
@@ -130,7 +130,7 @@ async fn list_addresses(
 }
 
 /// Add an address; the first one becomes the default.
-#[utoipa::path(post, path = "/users/me/addresses", tag = "users", security(("bearer" = [])), request_body = AddressRequest,
+#[utoipa::path(post, path = "/api/v1/users/me/addresses", tag = "users", security(("bearer" = [])), request_body = AddressRequest,
     responses((status = 201, body = AddressDto), (status = 422, body = ProblemDoc)))]
 async fn add_address(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ async fn add_address(
 }
 
 /// Replace an address.
-#[utoipa::path(put, path = "/users/me/addresses/{id}", tag = "users", security(("bearer" = [])), request_body = AddressRequest,
+#[utoipa::path(put, path = "/api/v1/users/me/addresses/{id}", tag = "users", security(("bearer" = [])), request_body = AddressRequest,
     params(("id" = String, Path, description = "address id")),
     responses((status = 200, body = AddressDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
 async fn update_address(
@@ -162,7 +162,7 @@ async fn update_address(
 }
 
 /// Remove an address.
-#[utoipa::path(delete, path = "/users/me/addresses/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/me/addresses/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "address id")),
     responses((status = 204, description = "removed"), (status = 404, body = ProblemDoc)))]
 async fn remove_address(

@@ -130,7 +130,7 @@ pub struct Shop {
     kv: Arc<dyn KeyValueStore>,
     clock: Arc<dyn Clock>,
     settings: ShopSettings,
-    auth: AuthSettings,
+    auth: Arc<AuthSettings>,
     generation: Arc<GenerationHint>,
 }
 
@@ -151,7 +151,7 @@ impl Shop {
             kv: Arc::new(MemoryKeyValue::new()),
             clock: Arc::new(SystemClock),
             settings,
-            auth: AuthSettings::ephemeral(),
+            auth: Arc::new(AuthSettings::ephemeral()),
             generation: Arc::default(),
         }
     }
@@ -165,7 +165,7 @@ impl Shop {
 
     #[must_use]
     pub fn with_auth(mut self, auth: AuthSettings) -> Self {
-        self.auth = auth;
+        self.auth = Arc::new(auth);
         self
     }
 
