@@ -1,0 +1,25 @@
+-- The statements one checkout of a two-line cart runs (core/src/adapters/sql_store.rs,
+-- place_order; plus the address-book read in core/src/app/orders.rs), for pgbench.
+-- Customers and products are the ones bench/run creates: user N has id md5('bench-N') and a
+-- cart with products k1 and k2 derived from N the same way.
+\set n random(1, :users)
+\set k1 (:n % 1000) + 1
+\set k2 ((:n * 7 + 3) % 1000) + 1
+\set r random(1, 2000000000)
+SELECT id, user_id, recipient, line1, line2, city, region, postal_code, country, phone, is_default, created_at FROM addresses WHERE user_id = md5('bench-' || :n)::uuid ORDER BY created_at, id;
+BEGIN;
+SELECT id FROM users WHERE id = md5('bench-' || :n)::uuid FOR UPDATE;
+SELECT fingerprint, order_id FROM checkout_requests WHERE user_id = md5('bench-' || :n)::uuid AND idempotency_key = 'pgbench-' || :client_id || '-' || :r;
+SELECT ci.id AS item_id, ci.user_id AS item_user_id, ci.quantity AS item_quantity, ci.added_at AS item_added_at, p.id, p.sku, p.name, p.slug, p.description, p.price_minor, p.currency, p.stock, p.active, p.category_id, p.created_at, p.updated_at FROM cart_items ci JOIN products p ON p.id = ci.product_id WHERE ci.user_id = md5('bench-' || :n)::uuid ORDER BY p.id FOR UPDATE OF p;
+UPDATE products SET stock = stock - 1, updated_at = now() WHERE id = md5('bench-product-' || :k1)::uuid AND stock >= 1;
+INSERT INTO stock_movements (product_id, delta, reason, actor_id, order_id, created_at) VALUES (md5('bench-product-' || :k1)::uuid, -1, 'order placed', md5('bench-' || :n)::uuid, md5('order-' || :client_id || '-' || :r)::uuid, now());
+UPDATE products SET stock = stock - 1, updated_at = now() WHERE id = md5('bench-product-' || :k2)::uuid AND stock >= 1;
+INSERT INTO stock_movements (product_id, delta, reason, actor_id, order_id, created_at) VALUES (md5('bench-product-' || :k2)::uuid, -1, 'order placed', md5('bench-' || :n)::uuid, md5('order-' || :client_id || '-' || :r)::uuid, now());
+INSERT INTO orders (id, user_id, status, currency, subtotal_minor, tax_minor, total_minor, shipping_address, placed_at, updated_at) VALUES (md5('order-' || :client_id || '-' || :r)::uuid, md5('bench-' || :n)::uuid, 'pending_payment', 'USD', 3000, 0, 3000, NULL, now(), now());
+INSERT INTO order_items (order_id, line_no, product_id, sku, name, unit_price_minor, quantity, line_total_minor) VALUES (md5('order-' || :client_id || '-' || :r)::uuid, 1, md5('bench-product-' || :k1)::uuid, 'BENCH-' || :k1, 'Bench product', 1500, 1, 1500);
+INSERT INTO order_items (order_id, line_no, product_id, sku, name, unit_price_minor, quantity, line_total_minor) VALUES (md5('order-' || :client_id || '-' || :r)::uuid, 2, md5('bench-product-' || :k2)::uuid, 'BENCH-' || :k2, 'Bench product', 1500, 1, 1500);
+INSERT INTO order_status_history (order_id, from_status, to_status, actor_id, changed_at) VALUES (md5('order-' || :client_id || '-' || :r)::uuid, NULL, 'pending_payment', md5('bench-' || :n)::uuid, now());
+INSERT INTO checkout_requests (user_id, idempotency_key, fingerprint, order_id, created_at) VALUES (md5('bench-' || :n)::uuid, 'pgbench-' || :client_id || '-' || :r, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', md5('order-' || :client_id || '-' || :r)::uuid, now());
+DELETE FROM cart_items WHERE user_id = md5('bench-' || :n)::uuid;
+INSERT INTO outbox (id, event_type, subject, payload, occurred_at) VALUES (md5('event-' || :client_id || '-' || :r)::uuid, 'dev.shop.order.placed.v1', 'orders/x', '{"order_id":"x","items":[{"sku":"BENCH","quantity":1},{"sku":"BENCH","quantity":1}]}', now());
+COMMIT;
