@@ -23,7 +23,7 @@ pub struct PgStore {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl PgStore {
-    const LOCK_ROWS: &'static str = " FOR UPDATE";
+    const LOCK_USER_ROW: &'static str = " FOR UPDATE";
     const LOCK_ROWS_OF_PRODUCTS: &'static str = " FOR UPDATE OF p";
     const DAY_OF_PLACED_AT: &'static str = "to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 

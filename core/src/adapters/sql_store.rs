@@ -51,8 +51,10 @@ macro_rules! payment_columns {
 
 /// Implements every repository port for `$store`, whose pool is `self.pool: Pool<$db>`.
 ///
-/// `$store` must provide `begin_write(&self)`, a `LOCK_ROWS` constant (` FOR UPDATE` or empty)
-/// and `search(&self, &SearchQuery)`.
+/// `$store` must provide `begin_write(&self)`, `LOCK_USER_ROW` and `LOCK_ROWS_OF_PRODUCTS` (a
+/// `FOR UPDATE OF ...` clause, or empty where the write transaction already excludes writers),
+/// `DAY_OF_PLACED_AT` (an SQL expression for the UTC day of an order) and
+/// `search(&self, &SearchQuery)`.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -66,7 +68,7 @@ macro_rules! sql_store {
             },
             app::name_sort_key,
             domain::{
-                Address, AddressId, CartItemId, CartLine, Category, CategoryId, Email, Order, OrderId,
+                Address, AddressId, CartItemId, CartLine, Category, CategoryId, Email, Order, OrderId, OrderItem,
                 OutboxEvent, Payment, Product, ProductId, Quantity, Slug, User, UserId, DomainEvent,
                 checkout::{CheckoutInput, CheckoutError, build_order},
             },
@@ -80,6 +82,10 @@ macro_rules! sql_store {
         type Tx = Transaction<'static, $db>;
 
         impl $store {
+            /// Order lines written per statement: 8 parameters each keeps a statement under 4,000
+            /// parameters, well inside SQLite's 32,766 and Postgres' 65,535.
+            const LINES_PER_STATEMENT: usize = 500;
+
             async fn insert_events(tx: &mut Tx, events: &[OutboxEvent]) -> StoreResult<()> {
                 for event in events {
                     sqlx::query(
@@ -257,7 +263,10 @@ macro_rules! sql_store {
                 let mut tx = self.begin_write().await?;
                 // One checkout per user at a time, so a retried request waits for the first and
                 // then finds its key instead of racing it.
-                let lock_user = format!("SELECT id FROM users WHERE id = $1{}", Self::LOCK_ROWS);
+                // The key is looked up by a second statement on purpose: after waiting for the
+                // lock, Postgres re-checks only the locked row, so a join in the locking statement
+                // would miss the key the first checkout just recorded.
+                let lock_user = format!("SELECT id FROM users WHERE id = $1{}", Self::LOCK_USER_ROW);
                 sqlx::query(&lock_user).bind(request.user_id.as_uuid()).execute(&mut *tx).await.map_err(backend)?;
                 if let Some(replayed) = Self::replay(&mut tx, request).await? {
                     return Ok(replayed);
@@ -282,35 +291,39 @@ macro_rules! sql_store {
                     tax_rate: request.tax_rate,
                     now: request.now,
                 })?;
-                for item in &order.items {
-                    let taken = sqlx::query(
-                        "UPDATE products SET stock = stock - $2, updated_at = $3 WHERE id = $1 AND stock >= $2",
-                    )
-                    .bind(item.product_id.as_uuid())
-                    .bind(item.quantity.units())
-                    .bind(request.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if taken == 0 {
+                // One statement per kind of row, whatever the number of lines, in chunks that stay
+                // far below either backend's limit on bound parameters.
+                for chunk in order.items.chunks(Self::LINES_PER_STATEMENT) {
+                    let mut take = QueryBuilder::<$db>::new("UPDATE products SET stock = stock - v.column2, updated_at = ");
+                    take.push_bind(request.now).push(" FROM (");
+                    take.push_values(chunk, |mut row, item| {
+                        row.push_bind(item.product_id.as_uuid()).push_bind(item.quantity.units());
+                    });
+                    take.push(") AS v WHERE products.id = v.column1 AND products.stock >= v.column2");
+                    let taken = take.build().execute(&mut *tx).await.map_err(backend)?.rows_affected();
+                    // The rows are locked and `build_order` saw enough stock, so this is a guard
+                    // against a bug, not a race.
+                    if taken != chunk.len() as u64 {
+                        let first = &chunk[0];
                         return Err(CheckoutError::InsufficientStock {
-                            product_id: item.product_id,
-                            requested: item.quantity.units(),
+                            product_id: first.product_id,
+                            requested: first.quantity.units(),
                             available: 0,
                         }
                         .into());
                     }
-                    Self::record_stock_movement(
-                        &mut tx,
-                        item.product_id,
-                        -item.quantity.units(),
-                        "order placed",
-                        Some(request.user_id),
-                        Some(order.id),
-                        request.now,
-                    )
-                    .await?;
+                    let mut ledger = QueryBuilder::<$db>::new(
+                        "INSERT INTO stock_movements (product_id, delta, reason, actor_id, order_id, created_at) ",
+                    );
+                    ledger.push_values(chunk, |mut row, item| {
+                        row.push_bind(item.product_id.as_uuid())
+                            .push_bind(-item.quantity.units())
+                            .push_bind("order placed")
+                            .push_bind(request.user_id.as_uuid())
+                            .push_bind(order.id.as_uuid())
+                            .push_bind(request.now);
+                    });
+                    ledger.build().execute(&mut *tx).await.map_err(backend)?;
                 }
                 sqlx::query(
                     "INSERT INTO orders (id, user_id, status, currency, subtotal_minor, tax_minor, total_minor, \
@@ -329,22 +342,23 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                for (line_no, item) in (1_i64..).zip(&order.items) {
-                    sqlx::query(
+                let numbered: Vec<(i64, &OrderItem)> = (1_i64..).zip(&order.items).collect();
+                for chunk in numbered.chunks(Self::LINES_PER_STATEMENT) {
+                    let mut lines = QueryBuilder::<$db>::new(
                         "INSERT INTO order_items (order_id, line_no, product_id, sku, name, unit_price_minor, \
-                         quantity, line_total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(order.id.as_uuid())
-                    .bind(line_no)
-                    .bind(item.product_id.as_uuid())
-                    .bind(&item.sku)
-                    .bind(&item.name)
-                    .bind(item.unit_price.amount_minor())
-                    .bind(item.quantity.units())
-                    .bind(item.line_total.amount_minor())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                         quantity, line_total_minor) ",
+                    );
+                    lines.push_values(chunk, |mut row, (line_no, item)| {
+                        row.push_bind(order.id.as_uuid())
+                            .push_bind(*line_no)
+                            .push_bind(item.product_id.as_uuid())
+                            .push_bind(item.sku.as_str())
+                            .push_bind(item.name.as_str())
+                            .push_bind(item.unit_price.amount_minor())
+                            .push_bind(item.quantity.units())
+                            .push_bind(item.line_total.amount_minor());
+                    });
+                    lines.build().execute(&mut *tx).await.map_err(backend)?;
                 }
                 let placed = StatusChange { from: None, to: order.status, actor: Some(order.user_id), at: request.now };
                 Self::record_status(&mut tx, order.id, &placed).await?;
