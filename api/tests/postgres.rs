@@ -1,10 +1,11 @@
 //! `shop-api` against Postgres, the production database: serve, migrate, user create and seed.
-//! Each test has a fresh database of its own (see `common::PgDatabase`).
+//! Each test has a fresh database of its own (see `shop_testing::PgDatabase`).
 
 mod common;
 
-use common::{PgDatabase, Server, count_products, count_users, http, open_shop, run, shop_api};
+use common::{Server, count_products, count_users, http, open_shop, run, shop_api};
 use shop_core::{app::AppError, domain::Role};
+use shop_testing::PgDatabase;
 
 const EPHEMERAL_PORT: (&str, &str) = ("SHOP_HTTP_ADDR", "127.0.0.1:0");
 /// Required with `DATABASE_URL`: only the embedded default makes up its own session key.
@@ -25,7 +26,7 @@ async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_read
     let banner = server.banner.join("\n");
     assert_eq!(
         server.banner_value("database: "),
-        Some(format!("postgres postgres://127.0.0.1:5432/{}", database.name).as_str()),
+        Some(format!("postgres postgres://127.0.0.1:5432/{}", database.name()).as_str()),
         "{banner}"
     );
     assert!(
@@ -47,7 +48,7 @@ async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_read
     let body: serde_json::Value = ready.json().await.expect("JSON from /readyz");
     assert_eq!(body["checks"]["database"], "ok");
 
-    let shop = open_shop(&database.url).await;
+    let shop = open_shop(database.url()).await;
     assert_eq!(count_users(&shop).await, 0);
     assert_eq!(count_products(&shop).await, 0);
     drop(shop);
@@ -75,7 +76,7 @@ async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_read
     assert_eq!(problem["checks"]["database"], "failing");
     let text = problem.to_string();
     assert!(
-        !text.contains(&database.name) && !text.contains("sqlx") && !text.contains("FATAL"),
+        !text.contains(database.name()) && !text.contains("sqlx") && !text.contains("FATAL"),
         "the cause stays in the log: {text}"
     );
 
@@ -87,7 +88,7 @@ async fn serves_postgres_without_demo_data_and_reports_lost_database_as_not_read
 async fn migrate_creates_the_schema_and_is_idempotent() {
     let database = PgDatabase::create().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let env = [("DATABASE_URL", database.url.as_str())];
+    let env = [("DATABASE_URL", database.url())];
 
     let first = run(shop_api(dir.path(), &env, &["migrate"]), None).await;
     assert_eq!(first.code, Some(0), "{}", first.transcript());
@@ -135,7 +136,7 @@ async fn migrate_creates_the_schema_and_is_idempotent() {
 async fn user_create_takes_a_piped_password_or_generates_one() {
     let database = PgDatabase::create().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let env = [("DATABASE_URL", database.url.as_str())];
+    let env = [("DATABASE_URL", database.url())];
     let create = |args: &[&str]| {
         let mut all = vec!["user", "create"];
         all.extend_from_slice(args);
@@ -164,7 +165,7 @@ async fn user_create_takes_a_piped_password_or_generates_one() {
         "a piped password is never echoed: {}",
         created.transcript()
     );
-    let shop = open_shop(&database.url).await;
+    let shop = open_shop(database.url()).await;
     let admin = shop
         .authenticate("ops@example.com", "correct horse battery staple")
         .await
@@ -234,7 +235,7 @@ async fn user_create_takes_a_piped_password_or_generates_one() {
 async fn seed_demo_loads_the_catalog_once() {
     let database = PgDatabase::create().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let env = [("DATABASE_URL", database.url.as_str())];
+    let env = [("DATABASE_URL", database.url())];
 
     let first = run(shop_api(dir.path(), &env, &["seed", "--demo"]), None).await;
     assert_eq!(first.code, Some(0), "{}", first.transcript());
@@ -243,7 +244,7 @@ async fn seed_demo_loads_the_catalog_once() {
         "{}",
         first.transcript()
     );
-    let shop = open_shop(&database.url).await;
+    let shop = open_shop(database.url()).await;
     let products = count_products(&shop).await;
     let categories = shop.list_categories().await.expect("categories").len();
     assert!(products >= 50, "{products} products");

@@ -7,13 +7,11 @@ use shop_core::{
     adapters::{memory::MemoryKeyValue, redis::RedisKeyValue},
     ports::KeyValueStore,
 };
+use shop_testing::{redis_url, unique_redis_prefix};
 
 async fn redis() -> Arc<dyn KeyValueStore> {
-    let url =
-        std::env::var("SHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("shop-test:{}:", uuid::Uuid::new_v4().simple());
     Arc::new(
-        RedisKeyValue::connect(&url, prefix)
+        RedisKeyValue::connect(&redis_url(), unique_redis_prefix())
             .await
             .expect("Redis is running on 127.0.0.1:6379"),
     )

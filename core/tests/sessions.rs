@@ -14,6 +14,7 @@ use shop_core::{
     domain::Role,
     ports::{Clock, KeyValueStore},
 };
+use shop_testing::{redis_url, unique_redis_prefix};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -35,11 +36,8 @@ async fn fixture(kv: Arc<dyn KeyValueStore>) -> Fixture {
 }
 
 async fn redis() -> Arc<dyn KeyValueStore> {
-    let url =
-        std::env::var("SHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!("shop-test:{}:", uuid::Uuid::new_v4().simple());
     Arc::new(
-        RedisKeyValue::connect(&url, prefix)
+        RedisKeyValue::connect(&redis_url(), unique_redis_prefix())
             .await
             .expect("Redis is running"),
     )

@@ -1,6 +1,6 @@
 //! Helpers for driving the real `shop-api` binary: run a command to completion, or start the
 //! server, wait for the line that announces its address, and stop it with SIGTERM. Postgres tests
-//! each get a fresh database `shop_test_<uuid>`, dropped afterwards.
+//! each get a fresh database from `shop_testing::PgDatabase`, dropped afterwards.
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
@@ -11,7 +11,6 @@ use shop_core::{
     app::{Actor, ListProducts, Shop, ShopSettings},
     config::DatabaseUrl,
 };
-use sqlx::{Connection as _, Executor as _, PgConnection};
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
     process::{Child, ChildStdout, Command},
@@ -23,8 +22,6 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(90);
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 /// A shutdown with no requests in flight should be near-instant; this only bounds a hang.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// `shop-api` with a clean environment (no stray `DATABASE_URL` or `SHOP_*` from the caller, no
 /// `RUST_BACKTRACE`), run in `dir`, with the given variables (and gRPC on a free port).
@@ -238,103 +235,4 @@ pub async fn count_products(shop: &Shop) -> usize {
 
 pub async fn count_users(shop: &Shop) -> u64 {
     shop.store().count_users().await.expect("count users")
-}
-
-/// A fresh, empty Postgres database, dropped (connections and all) when this goes out of scope.
-pub struct PgDatabase {
-    admin_url: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> Self {
-        let admin_url = std::env::var("SHOP_TEST_PG_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!("Postgres must run at {admin_url} (set SHOP_TEST_PG_URL): {error}")
-            });
-        // UUIDv7, like the core contract tests: the name tells when a leftover was created.
-        let name = format!("shop_test_{}", uuid::Uuid::now_v7().simple());
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &name);
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-
-    /// The database's URL with a password added: trust authentication ignores it, so it shows
-    /// whether the password would leak into output.
-    pub fn url_with_password(&self, password: &str) -> String {
-        let (scheme, rest) = self.url.split_once("://").expect("a URL with a scheme");
-        let (userinfo, host) = rest.rsplit_once('@').unwrap_or(("postgres", rest));
-        let user = userinfo.split(':').next().unwrap_or(userinfo);
-        format!("{scheme}://{user}:{password}@{host}")
-    }
-
-    /// Drops the database now, cutting every connection to it.
-    pub async fn drop_now(&self) {
-        let mut admin = PgConnection::connect(&self.admin_url)
-            .await
-            .expect("connect as admin");
-        admin
-            .execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
-            .await
-            .expect("drop the test database");
-        let _ = admin.close().await;
-    }
-
-    pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to the test database")
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot block on itself: use a thread with
-        // a runtime of its own.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database");
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await?;
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
-    }
-}
-
-/// `url` with its database replaced by `database`, keeping any query string.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(base, query)| (base, Some(query)));
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(query) => format!("{scheme}://{host}/{database}?{query}"),
-        None => format!("{scheme}://{host}/{database}"),
-    }
 }

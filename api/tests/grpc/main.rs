@@ -11,6 +11,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 #[macro_use]
+extern crate shop_testing;
+
 mod support;
 
 mod authorization;

@@ -28,6 +28,8 @@ use shop_core::{
     config::DatabaseUrl,
     ports::KeyValueStore,
 };
+pub use shop_testing::Backend;
+use shop_testing::{PgDatabase, redis_url, unique_redis_prefix};
 use tempfile::TempDir;
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::{
@@ -37,49 +39,14 @@ use tonic::{
 };
 use tonic_types::StatusExt as _;
 
-use crate::common::PgDatabase;
-
-/// Instantiates each test once per backend, as `<module>::embedded::<name>` and
-/// `<module>::postgres_redis::<name>`; the test function takes the [`Backend`].
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::Backend::Embedded).await
-                }
-            )*
-        }
-
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::Backend::PostgresRedis).await
-                }
-            )*
-        }
-    };
-}
-
 pub const PASSWORD: &str = "correct horse battery";
 const JWT_SECRET: &str = "grpc-api-tests-secret-long-enough-for-hs256";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const POOL_SIZE: u32 = 5;
 /// Bounds every call and every wait, so a hang fails the test instead of stalling the run.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// Short, so status changes reach `WatchOrder` streams quickly.
 const WATCH_POLL_INTERVAL: Duration = Duration::from_millis(50);
 const HEALTH_CHECK_INTERVAL: Duration = Duration::from_millis(100);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite in a temporary directory and the in-process key-value store.
-    Embedded,
-    /// A fresh Postgres database and Redis under a unique key prefix.
-    PostgresRedis,
-}
 
 enum Database {
     Sqlite(TempDir),
@@ -138,16 +105,11 @@ pub async fn start_with(backend: Backend, rate_limit_per_minute: u64) -> TestSer
         }
         Backend::PostgresRedis => {
             let database = PgDatabase::create().await;
-            let url = DatabaseUrl::parse(&database.url).expect("a Postgres URL");
+            let url = DatabaseUrl::parse(database.url()).expect("a Postgres URL");
             let store = connect_and_migrate(&url, POOL_SIZE)
                 .await
                 .expect("connect to and migrate the test database");
-            let redis_url = std::env::var("SHOP_TEST_REDIS_URL")
-                .ok()
-                .filter(|url| !url.is_empty())
-                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
-            let prefix = format!("shop-test:{}:", uuid::Uuid::now_v7().simple());
-            let kv = RedisKeyValue::connect(&redis_url, prefix)
+            let kv = RedisKeyValue::connect(&redis_url(), unique_redis_prefix())
                 .await
                 .expect("Redis runs at 127.0.0.1:6379 (or SHOP_TEST_REDIS_URL)");
             (store, Database::Postgres(database), Arc::new(kv))

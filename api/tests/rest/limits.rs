@@ -3,10 +3,9 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use shop_testing::unique_redis_prefix;
 
-use crate::support::{
-    Backend, TestApp, assert_problem, header, json_body, send, unique_redis_prefix,
-};
+use crate::support::{Backend, TestApp, assert_problem, header, json_body, send};
 
 on_both_backends!(the_request_over_budget_is_refused_until_the_window_ends);
 

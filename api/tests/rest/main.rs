@@ -7,6 +7,8 @@
 //! `redis://127.0.0.1:6379`); each test gets a database and a Redis key prefix of its own.
 
 #[macro_use]
+extern crate shop_testing;
+
 mod support;
 
 mod auth;

@@ -19,44 +19,17 @@ use shop_core::{
     domain::{ProductId, TaxRate},
     ports::KeyValueStore,
 };
-use sqlx::{Connection as _, Executor as _, PgConnection};
+pub use shop_testing::Backend;
+use shop_testing::{PgDatabase, redis_url, unique_redis_prefix};
 use tempfile::TempDir;
 use tokio::{net::TcpListener, task::JoinHandle};
 use uuid::Uuid;
-
-/// Instantiates each test once per backend, as `<module>::embedded::<name>` and
-/// `<module>::postgres_redis::<name>`; the test function takes the [`Backend`](support::Backend).
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::Backend::Embedded).await
-                }
-            )*
-        }
-
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::Backend::PostgresRedis).await
-                }
-            )*
-        }
-    };
-}
 
 /// Every password the helpers register with.
 pub const PASSWORD: &str = "correct horse battery";
 /// What the test apps sign access tokens with.
 pub const JWT_SECRET: &str = "rest-api-tests-secret-long-enough-for-hs256";
 
-const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
-/// Test databases older than this are leftovers of killed runs and are dropped.
-const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 const POOL_SIZE: u32 = 5;
 /// Bounds every request, so a hanging server fails the test instead of stalling the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,19 +38,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const LEAKS: [&str; 7] = [
     "sqlx", "SELECT", "INSERT", "postgres", "sqlite", "panicked", "stack",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite in a temporary directory and the in-process key-value store.
-    Embedded,
-    /// A fresh Postgres database and Redis under a unique key prefix.
-    PostgresRedis,
-}
-
-/// A key prefix no other test uses, for a Redis-backed app (or two that share one Redis).
-pub fn unique_redis_prefix() -> String {
-    format!("shop-test:{}:", Uuid::now_v7().simple())
-}
 
 /// How to build a [`TestApp`].
 #[derive(Debug, Clone)]
@@ -130,7 +90,7 @@ impl TestAppBuilder {
             }
             Backend::PostgresRedis => {
                 let database = PgDatabase::create().await;
-                let url = DatabaseUrl::parse(&database.url()).expect("a Postgres URL");
+                let url = DatabaseUrl::parse(database.url()).expect("a Postgres URL");
                 let store = connect_and_migrate(&url, POOL_SIZE)
                     .await
                     .expect("connect to and migrate the test database");
@@ -193,13 +153,6 @@ impl TestAppBuilder {
             _database: database,
         }
     }
-}
-
-fn redis_url() -> String {
-    std::env::var("SHOP_TEST_REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned())
 }
 
 /// The app, served until this is dropped.
@@ -588,111 +541,4 @@ pub fn text(value: &Value, field: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("no string {field} in {value}"))
         .to_owned()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Postgres databases
-
-/// A Postgres database created for one test and dropped (forcefully) when the test ends, also
-/// when it panics.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Self {
-        let admin_url = std::env::var("SHOP_TEST_PG_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-            .unwrap_or_else(|| DEFAULT_PG_ADMIN_URL.to_owned());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!("Postgres must run at {admin_url} (set SHOP_TEST_PG_URL): {error}")
-            });
-        drop_stale_databases(&mut admin).await;
-        let name = format!("shop_test_{}", Uuid::now_v7().simple());
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .expect("create the test database");
-        admin.close().await.expect("close the admin connection");
-        Self { admin_url, name }
-    }
-
-    /// The admin URL with its database replaced by this one, keeping any query string.
-    fn url(&self) -> String {
-        let (base, query) = self
-            .admin_url
-            .split_once('?')
-            .map_or((self.admin_url.as_str(), None), |(b, q)| (b, Some(q)));
-        let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-        let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-        match query {
-            Some(query) => format!("{scheme}://{host}/{}?{query}", self.name),
-            None => format!("{scheme}://{host}/{}", self.name),
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with a
-        // runtime of its own can.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database");
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await?;
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
-    }
-}
-
-/// Drops `shop_test_*` databases left behind by runs that were killed before their guards ran.
-/// Their names are UUIDv7s, which carry their creation time, so running tests are left alone.
-async fn drop_stale_databases(admin: &mut PgConnection) {
-    let Ok(names) = sqlx::query_as::<_, (String,)>(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'shop\\_test\\_%'",
-    )
-    .fetch_all(&mut *admin)
-    .await
-    else {
-        return;
-    };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis());
-    for (name,) in names {
-        let Some(created_ms) = name
-            .strip_prefix("shop_test_")
-            .and_then(|id| Uuid::from_str(id).ok())
-            .and_then(|id| id.get_timestamp())
-            .map(|ts| {
-                let (secs, nanos) = ts.to_unix();
-                u128::from(secs) * 1_000 + u128::from(nanos / 1_000_000)
-            })
-        else {
-            continue;
-        };
-        if now_ms.saturating_sub(created_ms) > STALE_AFTER.as_millis() {
-            // Another process may be dropping it at the same time: failures don't matter.
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                .await;
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! The harness: a fresh, migrated database per test (its own Postgres database, or an SQLite file
 //! in a temporary directory), the `Shop` on top of it, and helpers that set up the usual data.
 
-use std::{fmt::Debug, ops::Deref, str::FromStr, time::Duration};
+use std::{fmt::Debug, ops::Deref};
 
 use shop_core::{
     adapters::connect_and_migrate,
@@ -15,7 +15,7 @@ use shop_core::{
     },
     ports::{OrderQuery, ProductFilter, ProductQuery, ProductSort},
 };
-use sqlx::{Connection, Executor, postgres::PgConnection};
+use shop_testing::PgDatabase;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -46,9 +46,6 @@ macro_rules! contract_tests {
 /// Every password the helpers register with.
 pub const PASSWORD: &str = "correct horse battery";
 
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-/// Test databases older than this are leftovers of killed runs and are dropped.
-const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 const POOL_SIZE: u32 = 20;
 
 /// A shop on its own empty database, which lives as long as this value.
@@ -86,125 +83,10 @@ impl TestShop {
     }
 }
 
-/// A Postgres database created for one test and dropped (forcefully) when the test ends, also
-/// when it panics.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with a
-        // runtime of its own can.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop the test database");
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await?;
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
-    }
-}
-
-fn admin_url() -> String {
-    std::env::var("SHOP_TEST_PG_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned())
-}
-
-/// `url` with its database replaced by `database`, keeping any query string.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(query) => format!("{scheme}://{host}/{database}?{query}"),
-        None => format!("{scheme}://{host}/{database}"),
-    }
-}
-
-/// Drops `shop_test_*` databases left behind by runs that were killed before their guards ran.
-/// Their names are UUIDv7s, which carry their creation time, so running tests are left alone.
-async fn drop_stale_databases(admin: &mut PgConnection) {
-    let names: Vec<(String,)> = match sqlx::query_as(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'shop\\_test\\_%'",
-    )
-    .fetch_all(&mut *admin)
-    .await
-    {
-        Ok(names) => names,
-        Err(_) => return,
-    };
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis());
-    for (name,) in names {
-        let Some(created_ms) = name
-            .strip_prefix("shop_test_")
-            .and_then(|id| Uuid::from_str(id).ok())
-            .and_then(|id| id.get_timestamp())
-            .map(|ts| {
-                let (secs, nanos) = ts.to_unix();
-                u128::from(secs) * 1_000 + u128::from(nanos / 1_000_000)
-            })
-        else {
-            continue;
-        };
-        if now_ms.saturating_sub(created_ms) > STALE_AFTER.as_millis() {
-            // Another process may be dropping it at the same time: failures don't matter.
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                .await;
-        }
-    }
-}
-
 /// A shop on a fresh Postgres database of its own.
 pub async fn postgres() -> TestShop {
-    let admin_url = admin_url();
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|error| {
-            panic!("Postgres must run at {admin_url} (set SHOP_TEST_PG_URL): {error}")
-        });
-    drop_stale_databases(&mut admin).await;
-    let name = format!("shop_test_{}", Uuid::now_v7().simple());
-    // Production databases usually sort text linguistically (ICU or glibc locales), not by bytes
-    // like SQLite and the `C` locale; the tests run on such a database so that anything left to
-    // the database's collation shows up as a difference between the backends.
-    let linguistic = format!(
-        "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' \
-         LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
-    );
-    if let Err(error) = admin.execute(linguistic.as_str()).await {
-        eprintln!("no ICU collation ({error}); the test database sorts text by bytes");
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .expect("create the test database");
-    }
-    admin.close().await.expect("close the admin connection");
-    let database = PgDatabase {
-        admin_url: admin_url.clone(),
-        name: name.clone(),
-    };
-    let url = DatabaseUrl::parse(&with_database(&admin_url, &name)).expect("a Postgres URL");
+    let database = PgDatabase::create().await;
+    let url = DatabaseUrl::parse(database.url()).expect("a Postgres URL");
     let store = connect_and_migrate(&url, POOL_SIZE)
         .await
         .expect("connect to and migrate the test database");

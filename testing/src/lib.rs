@@ -1,0 +1,295 @@
+//! Test support shared by the workspace's test suites, and only by them (a dev-dependency; never
+//! published): a fresh Postgres database per test, dropped when the test ends even on panic, and
+//! Redis URLs and key prefixes of their own.
+//!
+//! Postgres is reached at `SHOP_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), Redis at `SHOP_TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`).
+
+use std::{
+    str::FromStr as _,
+    sync::Once,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use uuid::Uuid;
+
+const DEFAULT_PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Test databases older than this are leftovers of killed runs and are dropped.
+const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// Leftover databases are looked for once per test process, not once per test.
+static DROP_STALE: Once = Once::new();
+
+/// A fresh, empty Postgres database `shop_test_<UUIDv7>` for one test, dropped `WITH (FORCE)`
+/// (connections and all) when this goes out of scope, also when the test panics.
+#[derive(Debug)]
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// Creates the database through the admin URL (`SHOP_TEST_PG_URL`); first drops the
+    /// leftovers of killed runs, once per process.
+    ///
+    /// # Panics
+    ///
+    /// When Postgres cannot be reached or the database cannot be created.
+    pub async fn create() -> Self {
+        let admin_url = pg_admin_url();
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!("Postgres must run at {admin_url} (set SHOP_TEST_PG_URL): {error}")
+            });
+        let mut first = false;
+        DROP_STALE.call_once(|| first = true);
+        if first {
+            drop_stale_databases(&mut admin).await;
+        }
+        // UUIDv7: the name tells when a leftover was created.
+        let name = format!("shop_test_{}", Uuid::now_v7().simple());
+        // Production databases usually sort text linguistically (ICU or glibc locales), not by
+        // bytes like SQLite and the `C` locale; the tests run on such a database so that anything
+        // left to the database's collation shows up as a difference between the backends.
+        let linguistic = format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' \
+             LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        );
+        if let Err(error) = admin.execute(linguistic.as_str()).await {
+            eprintln!("no ICU collation ({error}); the test database sorts text by bytes");
+            admin
+                .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                .await
+                .expect("create the test database");
+        }
+        admin.close().await.expect("close the admin connection");
+        let url = with_database(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    /// The database's name, `shop_test_<UUIDv7 without hyphens>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The admin URL with its database replaced by this one, keeping any query string.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's URL with a password added: trust authentication ignores it, so it shows
+    /// whether the password would leak into output.
+    pub fn url_with_password(&self, password: &str) -> String {
+        with_password(&self.url, password)
+    }
+
+    /// A connection to the database.
+    ///
+    /// # Panics
+    ///
+    /// When it cannot connect.
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Drops the database now, cutting every connection to it.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be dropped.
+    pub async fn drop_now(&self) {
+        let mut admin = PgConnection::connect(&self.admin_url)
+            .await
+            .expect("connect as admin");
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
+            .await
+            .expect("drop the test database");
+        let _ = admin.close().await;
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with a
+        // runtime of its own can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// Where a test of the API runs, for harnesses that run each test on both (see
+/// [`on_both_backends!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a temporary directory and the in-process key-value store.
+    Embedded,
+    /// A fresh Postgres database and Redis under a unique key prefix.
+    PostgresRedis,
+}
+
+/// Instantiates each test once per backend, as `<module>::embedded::<name>` and
+/// `<module>::postgres_redis::<name>`; the test function takes the [`Backend`].
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Embedded).await
+                }
+            )*
+        }
+
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::PostgresRedis).await
+                }
+            )*
+        }
+    };
+}
+
+/// The URL test databases are created and dropped through: `SHOP_TEST_PG_URL`, or the local
+/// server as `postgres`.
+pub fn pg_admin_url() -> String {
+    env_or("SHOP_TEST_PG_URL", DEFAULT_PG_ADMIN_URL)
+}
+
+/// The Redis the tests use: `SHOP_TEST_REDIS_URL`, or the local server.
+pub fn redis_url() -> String {
+    env_or("SHOP_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+}
+
+/// A key prefix no other test uses, for a Redis-backed store (or two that share one Redis).
+pub fn unique_redis_prefix() -> String {
+    format!("shop-test:{}:", Uuid::now_v7().simple())
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// `url` with its database replaced by `database`, keeping any query string.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
+    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
+    match query {
+        Some(query) => format!("{scheme}://{host}/{database}?{query}"),
+        None => format!("{scheme}://{host}/{database}"),
+    }
+}
+
+/// `url` with `password` as its user's password (user `postgres` when it names none).
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let (userinfo, host) = rest.rsplit_once('@').unwrap_or(("postgres", rest));
+    let user = userinfo.split(':').next().unwrap_or(userinfo);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+/// Drops `shop_test_*` databases left behind by runs that were killed before their guards ran.
+/// Their names are UUIDv7s, which carry their creation time, so running tests are left alone.
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let Ok(names) = sqlx::query_as::<_, (String,)>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'shop\\_test\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    else {
+        return;
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    for (name,) in names {
+        let Some(created_ms) = name
+            .strip_prefix("shop_test_")
+            .and_then(|id| Uuid::from_str(id).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                u128::from(secs) * 1_000 + u128::from(nanos / 1_000_000)
+            })
+        else {
+            continue;
+        };
+        if now_ms.saturating_sub(created_ms) > STALE_AFTER.as_millis() {
+            // Another process may be dropping it at the same time: failures don't matter.
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{with_database, with_password};
+
+    #[test]
+    fn with_database_replaces_the_database_and_keeps_the_query() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "shop_test_1"),
+            "postgres://postgres@127.0.0.1:5432/shop_test_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@db:5432/admin?sslmode=disable", "t"),
+            "postgres://u:p@db:5432/t?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://db", "t"), "postgres://db/t");
+    }
+
+    #[test]
+    fn with_password_sets_the_users_password() {
+        assert_eq!(
+            with_password("postgres://postgres@127.0.0.1:5432/t", "hunter2"),
+            "postgres://postgres:hunter2@127.0.0.1:5432/t"
+        );
+        assert_eq!(
+            with_password("postgres://u:old@db/t", "new"),
+            "postgres://u:new@db/t"
+        );
+        assert_eq!(
+            with_password("postgres://db/t", "pw"),
+            "postgres://postgres:pw@db/t"
+        );
+    }
+}
