@@ -25,6 +25,20 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for unusable configuration or command-line usage, like clap's own usage errors.
 pub const EXIT_USAGE: u8 = 2;
 
+/// A command refused its arguments or configuration (a bad target URL, a missing option):
+/// exits with [`EXIT_USAGE`] rather than [`EXIT_FAILURE`], so a CronJob can tell "fix the spec"
+/// from "try again".
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Parses the command line and the configuration, then runs the command. Never panics on bad
 /// input: every failure becomes `error: ...` on stderr and a non-zero exit code.
 pub fn run() -> ExitCode {
@@ -58,7 +72,11 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", output::render_error(&error));
-            ExitCode::from(EXIT_FAILURE)
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
     }
 }

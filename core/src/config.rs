@@ -99,6 +99,16 @@ pub struct Config {
     /// Origins allowed by CORS; empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
     pub request_timeout_seconds: u64,
+    /// Where `shop-api backup` stores backups when `--target` is not given: `file:///dir` or
+    /// `s3://bucket/prefix`. Unset means `file://backups`, in the working directory.
+    pub backup_target: Option<String>,
+    /// The S3 endpoint for `s3://` backup targets (MinIO, Ceph, ...); unset means AWS. An
+    /// `http://` endpoint is allowed (a local or in-cluster object store). Credentials and
+    /// region come from the usual `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`.
+    pub backup_s3_endpoint: Option<String>,
+    /// The `pg_dump` and `pg_restore` programs backups run (a name on `PATH` or a path).
+    pub pg_dump: String,
+    pub pg_restore: String,
 }
 
 impl Config {
@@ -181,7 +191,36 @@ impl Config {
                 "30",
                 1..=3_600,
             )?,
+            backup_target: match source.get("SHOP_BACKUP_TARGET") {
+                None => None,
+                Some((raw, origin)) => Some(
+                    validate_backup_target(&raw)
+                        .map_err(|message| ConfigError { origin, message })?,
+                ),
+            },
+            backup_s3_endpoint: source
+                .url("SHOP_BACKUP_S3_ENDPOINT", &["http://", "https://"])?
+                .map(|url| url.expose_secret().to_owned()),
+            pg_dump: source.string("SHOP_PG_DUMP", "pg_dump").0,
+            pg_restore: source.string("SHOP_PG_RESTORE", "pg_restore").0,
         })
+    }
+}
+
+/// A backup target URL: `file:///absolute/dir`, `file://relative/dir` or `s3://bucket[/prefix]`.
+pub fn validate_backup_target(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let ok = match (raw.strip_prefix("file://"), raw.strip_prefix("s3://")) {
+        (Some(path), _) => !path.is_empty(),
+        (_, Some(bucket)) => !bucket.is_empty() && !bucket.starts_with('/'),
+        _ => false,
+    };
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "invalid value {raw:?}: must be file:///directory or s3://bucket/prefix"
+        ))
     }
 }
 
@@ -336,6 +375,10 @@ const KNOWN: &[&str] = &[
     "SHOP_TRUST_FORWARDED_FOR",
     "SHOP_CORS_ALLOWED_ORIGINS",
     "SHOP_REQUEST_TIMEOUT_SECONDS",
+    "SHOP_BACKUP_TARGET",
+    "SHOP_BACKUP_S3_ENDPOINT",
+    "SHOP_PG_DUMP",
+    "SHOP_PG_RESTORE",
 ];
 
 const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "AMQP_URL"];
@@ -395,9 +438,35 @@ mod tests {
             ("SHOP_RATE_LIMIT_PER_MINUTE", "-1"),
             ("SHOP_CORS_ALLOWED_ORIGINS", "example.com"),
             ("SHOP_REQUEST_TIMEOUT_SECONDS", "0"),
+            ("SHOP_BACKUP_TARGET", "/backups"),
+            ("SHOP_BACKUP_S3_ENDPOINT", "minio:9000"),
         ] {
             assert_eq!(config(&[(name, value)]).expect_err(name).origin, name);
         }
+    }
+
+    #[test]
+    fn backup_targets_are_file_or_s3_urls() {
+        assert_eq!(config(&[]).expect("valid").backup_target, None);
+        let config_with = |target| config(&[("SHOP_BACKUP_TARGET", target)]);
+        assert_eq!(
+            config_with("file:///backups")
+                .expect("valid")
+                .backup_target
+                .as_deref(),
+            Some("file:///backups")
+        );
+        assert!(config_with("s3://bucket/shop").is_ok());
+        for bad in ["file://", "s3://", "s3:///x", "ftp://host/x", "backups"] {
+            let error = config_with(bad).expect_err(bad);
+            assert_eq!(error.origin, "SHOP_BACKUP_TARGET");
+            assert!(error.message.contains("file:///directory"), "{error}");
+        }
+        let tools = config(&[("SHOP_PG_DUMP", "/opt/pg/bin/pg_dump")]).expect("valid");
+        assert_eq!(
+            (tools.pg_dump.as_str(), tools.pg_restore.as_str()),
+            ("/opt/pg/bin/pg_dump", "pg_restore")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One module per command. Each opens what it needs from the [`Config`], does its work through
 //! `shop_core::app`, and reports on stdout; failures come back as errors for [`crate::run`].
 
+mod backup;
 mod migrate;
 mod seed;
 mod serve;
@@ -24,6 +25,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate::run(config).await,
         Command::User(UserCommand::Create(args)) => user::create(config, args).await,
         Command::Seed(args) => seed::run(config, args).await,
+        Command::Backup(command) => backup::run(config, command).await,
     }
 }
 
