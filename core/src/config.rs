@@ -51,6 +51,17 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// The file an SQLite URL names (`sqlite://shop.db?mode=rwc` → `shop.db`); `None` for
+    /// Postgres and for in-memory SQLite.
+    pub fn sqlite_file(&self) -> Option<&str> {
+        let raw = self.expose();
+        let location = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))?;
+        let location = location.split_once('?').map_or(location, |(path, _)| path);
+        (!location.is_empty() && location != ":memory:").then_some(location)
+    }
+
     /// Scheme, host and database, without credentials: safe for logs.
     pub fn redacted(&self) -> String {
         redact_url(self.expose())
@@ -478,6 +489,26 @@ mod tests {
                 .expect("valid")
                 .demo_seed
         );
+    }
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        let file = |url: &str| {
+            DatabaseUrl::parse(url)
+                .expect("valid")
+                .sqlite_file()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            file("sqlite://shop.db?mode=rwc").as_deref(),
+            Some("shop.db")
+        );
+        assert_eq!(
+            file("sqlite:/var/lib/shop.db").as_deref(),
+            Some("/var/lib/shop.db")
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://db/shop"), None);
     }
 
     #[test]

@@ -772,18 +772,9 @@ fn run_dump(mut dump: Process, program: &str, path: &Path) -> anyhow::Result<(u6
 }
 
 fn sqlite_path(url: &DatabaseUrl) -> anyhow::Result<PathBuf> {
-    let raw = url.expose();
-    let location = raw
-        .strip_prefix("sqlite://")
-        .or_else(|| raw.strip_prefix("sqlite:"))
-        .unwrap_or(raw);
-    let location = location.split_once('?').map_or(location, |(path, _)| path);
-    if location.is_empty() || location == ":memory:" {
-        return Err(usage(
-            "an in-memory SQLite database cannot be backed up or restored",
-        ));
-    }
-    Ok(PathBuf::from(location))
+    url.sqlite_file()
+        .map(PathBuf::from)
+        .ok_or_else(|| usage("an in-memory SQLite database cannot be backed up or restored"))
 }
 
 async fn sqlite_open(path: &Path, create: bool) -> anyhow::Result<SqliteConnection> {

@@ -49,15 +49,9 @@ pub fn describe_database(url: &DatabaseUrl) -> String {
     if !url.is_sqlite() {
         return format!("postgres {}", url.redacted());
     }
-    let raw = url.expose();
-    let location = raw
-        .strip_prefix("sqlite://")
-        .or_else(|| raw.strip_prefix("sqlite:"))
-        .unwrap_or(raw);
-    let location = location.split_once('?').map_or(location, |(path, _)| path);
-    if location.is_empty() || location == ":memory:" {
+    let Some(location) = url.sqlite_file() else {
         return "sqlite in-memory".to_owned();
-    }
+    };
     // The absolute path answers "where did my data go?" whatever the working directory was.
     let path = std::path::absolute(Path::new(location)).unwrap_or_else(|_| location.into());
     format!("sqlite {}", path.display())
