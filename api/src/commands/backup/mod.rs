@@ -1,0 +1,280 @@
+//! `shop-api backup create|list|prune|restore|verify`.
+//!
+//! A backup is two files in the target (a directory, or an S3 bucket and prefix): `ID.dump.zst` (Postgres: `pg_dump -Fc`,
+//! compressed with zstd on the fly) or `ID.sqlite.zst` (SQLite: a `VACUUM INTO` copy), and the
+//! manifest `ID.json`. Both are written under a hidden temporary name and renamed into place,
+//! data first and manifest last, so a backup exists (and is listed) only once it is complete.
+//! On Postgres the row counts come from the same snapshot that `pg_dump` dumps.
+
+mod archive;
+mod manifest;
+mod postgres;
+mod retention;
+mod sqlite;
+mod target;
+
+use std::{collections::BTreeMap, path::Path, time::Instant};
+
+use anyhow::{Context as _, anyhow};
+use chrono::Utc;
+use shop_core::config::{Config, DatabaseUrl};
+use sqlx::{Connection as _, Executor as _};
+
+use self::{
+    manifest::{check_integrity, compare_counts, new_id},
+    postgres::{create_postgres, pg_connect, with_database},
+    retention::{Policy, prune},
+    sqlite::create_sqlite,
+    target::Target,
+};
+use super::describe_database;
+use crate::{
+    UsageError,
+    cli::{BackupCommand, CreateBackupArgs, ListBackupsArgs, RestoreBackupArgs, VerifyBackupArgs},
+    output::say,
+};
+
+pub async fn run(config: Config, command: BackupCommand) -> anyhow::Result<()> {
+    match command {
+        BackupCommand::Create(args) => create(&config, args).await,
+        BackupCommand::List(args) => list(&config, &args).await,
+        BackupCommand::Prune(args) => {
+            let target = Target::resolve(&config, &args.target)?;
+            let policy = Policy::from_args(&args.retention)?;
+            prune(&target, &policy, Utc::now()).await
+        }
+        BackupCommand::Restore(args) => restore(&config, args).await,
+        BackupCommand::Verify(args) => verify(&config, args).await,
+    }
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// create
+
+async fn create(config: &Config, args: CreateBackupArgs) -> anyhow::Result<()> {
+    let target = Target::resolve(config, &args.target)?;
+    let policy = if args.prune {
+        Some(Policy::from_args(&args.retention)?)
+    } else {
+        if args.retention.keep_last.is_some() || args.retention.max_age.is_some() {
+            return Err(usage(
+                "--keep-last and --max-age apply to `backup prune` or `backup create --prune`",
+            ));
+        }
+        None
+    };
+    target.prepare()?;
+    let started = Instant::now();
+    let created_at = Utc::now();
+    let id = new_id(created_at);
+    say(format!(
+        "backup {id}: {} to {}",
+        describe_database(&config.database_url),
+        target.url
+    ));
+    tracing::info!(%id, target = %target.url, "backup started");
+    let result = if config.database_url.is_sqlite() {
+        create_sqlite(config, &target, &id, created_at).await
+    } else {
+        create_postgres(config, &target, &id, created_at).await
+    };
+    let mut manifest = match result {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            tracing::error!(%id, error = %format!("{error:#}"), "backup failed");
+            return Err(error.context(format!("backup {id} failed")));
+        }
+    };
+    manifest.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let json = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
+    target
+        .publish_data(&manifest.file)
+        .await
+        .with_context(|| format!("backup {id} failed"))?;
+    target.put_manifest(&id, json).await?;
+    tracing::info!(
+        %id,
+        size_bytes = manifest.size_bytes,
+        tables = manifest.row_counts.len(),
+        rows = manifest.total_rows(),
+        "backup complete"
+    );
+    say(format!(
+        "backup {id}: complete: {} tables, {} rows, {} stored as {} in {:.1} s (sha256 {})",
+        manifest.row_counts.len(),
+        manifest.total_rows(),
+        human_size(manifest.size_bytes),
+        manifest.file,
+        started.elapsed().as_secs_f64(),
+        manifest.sha256
+    ));
+    if let Some(policy) = policy {
+        prune(&target, &policy, Utc::now()).await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+async fn list(config: &Config, args: &ListBackupsArgs) -> anyhow::Result<()> {
+    let target = Target::resolve(config, &args.target)?;
+    let manifests = target.list().await?;
+    if args.json {
+        say(serde_json::to_string_pretty(&manifests).context("cannot encode the list")?);
+        return Ok(());
+    }
+    if manifests.is_empty() {
+        say(format!("no backups in {}", target.url));
+        return Ok(());
+    }
+    say(format!(
+        "{:<24}  {:<20}  {:<8}  {:<24}  {:>10}  {:>6}  {:>9}",
+        "ID", "CREATED (UTC)", "BACKEND", "DATABASE", "SIZE", "TABLES", "ROWS"
+    ));
+    for m in &manifests {
+        say(format!(
+            "{:<24}  {:<20}  {:<8}  {:<24}  {:>10}  {:>6}  {:>9}",
+            m.id,
+            m.created_at.format("%Y-%m-%d %H:%M:%S"),
+            m.backend,
+            m.database,
+            human_size(m.size_bytes),
+            m.row_counts.len(),
+            m.total_rows()
+        ));
+    }
+    say(format!("{} backups in {}", manifests.len(), target.url));
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // Display only.
+    let value = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", value / 1024.0)
+    } else if bytes < 1024 * 1024 * 1024 {
+        format!("{:.1} MiB", value / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} GiB", value / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// restore and verify
+
+async fn restore(config: &Config, args: RestoreBackupArgs) -> anyhow::Result<()> {
+    let target = Target::resolve(config, &args.target)?;
+    let manifest = target.find(&args.id).await?;
+    let to = DatabaseUrl::parse(&args.to).map_err(|e| usage(format!("--to: {e}")))?;
+    let backend = if to.is_sqlite() { "sqlite" } else { "postgres" };
+    if backend != manifest.backend {
+        return Err(usage(format!(
+            "backup {}: a {} backup cannot be restored into {backend}",
+            manifest.id, manifest.backend
+        )));
+    }
+    say(format!("backup {}: checking its SHA-256", manifest.id));
+    let data = target.fetch(&manifest).await?;
+    check_integrity(&data, &manifest)?;
+    say(format!(
+        "backup {}: restoring into {}",
+        manifest.id,
+        describe_database(&to)
+    ));
+    let started = Instant::now();
+    let counts = restore_into(config, &data, &to, args.force)
+        .await
+        .with_context(|| format!("backup {}: restore failed", manifest.id))?;
+    compare_counts(&manifest, &counts)?;
+    tracing::info!(id = %manifest.id, "backup restored");
+    say(format!(
+        "backup {}: restored {} tables, {} rows in {:.1} s; row counts match the manifest",
+        manifest.id,
+        counts.len(),
+        counts.values().sum::<i64>(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Restores and returns the row counts of the restored database.
+async fn restore_into(
+    config: &Config,
+    data: &Path,
+    to: &DatabaseUrl,
+    force: bool,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let data = data.to_owned();
+    if to.is_sqlite() {
+        return sqlite::restore_into(data, to, force).await;
+    }
+    postgres::restore_into(config, data, to, force).await
+}
+
+async fn verify(config: &Config, args: VerifyBackupArgs) -> anyhow::Result<()> {
+    let target = Target::resolve(config, &args.target)?;
+    let manifest = target.find(&args.id).await?;
+    say(format!("backup {}: checking its SHA-256", manifest.id));
+    let data = target.fetch(&manifest).await?;
+    check_integrity(&data, &manifest)?;
+    let started = Instant::now();
+    let counts = if manifest.backend == "sqlite" {
+        let scratch = target.path(&format!(".verify-{}.sqlite", uuid::Uuid::new_v4().simple()));
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", scratch.display()))
+            .map_err(|e| anyhow!(e))?;
+        say(format!(
+            "backup {}: restoring into a scratch file",
+            manifest.id
+        ));
+        let counts = restore_into(config, &data, &url, false).await;
+        let _ = std::fs::remove_file(&scratch);
+        counts
+    } else {
+        if config.database_url.is_sqlite() {
+            return Err(usage(format!(
+                "backup {}: verifying a Postgres backup needs DATABASE_URL to name a Postgres \
+                 server, where a scratch database is created",
+                manifest.id
+            )));
+        }
+        let server = config.database_url.expose().to_owned();
+        let name = format!("shop_verify_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = pg_connect(&server).await?;
+        admin
+            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .with_context(|| format!("cannot create the scratch database {name}"))?;
+        say(format!(
+            "backup {}: restoring into the scratch database {name}",
+            manifest.id
+        ));
+        let url = DatabaseUrl::parse(&with_database(&server, &name)).map_err(|e| anyhow!(e))?;
+        let counts = restore_into(config, &data, &url, false).await;
+        let dropped = admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await;
+        if let Err(error) = dropped {
+            tracing::warn!(database = %name, %error, "cannot drop the scratch database");
+        }
+        let _ = admin.close().await;
+        counts
+    }
+    .with_context(|| format!("backup {}: verification failed", manifest.id))?;
+    compare_counts(&manifest, &counts)?;
+    say(format!(
+        "backup {}: verified: checksum ok, restored {} tables, {} rows in {:.1} s; row counts \
+         match the manifest",
+        manifest.id,
+        counts.len(),
+        counts.values().sum::<i64>(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
