@@ -51,6 +51,23 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// The same server and credentials with another database (Postgres URLs; the query string
+    /// is kept): for scratch and test databases created next to the configured one.
+    #[must_use]
+    pub fn with_database(&self, database: &str) -> Self {
+        let url = self.expose();
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(base, query)| (base, Some(query)));
+        let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
+        let host = rest.split_once('/').map_or(rest, |(host, _)| host);
+        let replaced = match query {
+            Some(query) => format!("{scheme}://{host}/{database}?{query}"),
+            None => format!("{scheme}://{host}/{database}"),
+        };
+        Self(SecretString::from(replaced))
+    }
+
     /// The file an SQLite URL names (`sqlite://shop.db?mode=rwc` → `shop.db`); `None` for
     /// Postgres and for in-memory SQLite.
     pub fn sqlite_file(&self) -> Option<&str> {
@@ -489,6 +506,26 @@ mod tests {
                 .expect("valid")
                 .demo_seed
         );
+    }
+
+    #[test]
+    fn another_database_on_the_same_server() {
+        let other = |url: &str, name: &str| {
+            DatabaseUrl::parse(url)
+                .expect("valid")
+                .with_database(name)
+                .expose()
+                .to_owned()
+        };
+        assert_eq!(
+            other("postgres://u:p@db:5432/admin?sslmode=disable", "t"),
+            "postgres://u:p@db:5432/t?sslmode=disable"
+        );
+        assert_eq!(
+            other("postgres://postgres@127.0.0.1:5432/postgres", "shop_test_1"),
+            "postgres://postgres@127.0.0.1:5432/shop_test_1"
+        );
+        assert_eq!(other("postgres://db", "t"), "postgres://db/t");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), Redis at `SHOP_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`).
 
+use shop_core::config::DatabaseUrl;
 use std::{
     str::FromStr as _,
     sync::Once,
@@ -68,7 +69,11 @@ impl PgDatabase {
                 .expect("create the test database");
         }
         admin.close().await.expect("close the admin connection");
-        let url = with_database(&admin_url, &name);
+        let url = DatabaseUrl::parse(&admin_url)
+            .expect("SHOP_TEST_PG_URL is a postgres:// URL")
+            .with_database(&name)
+            .expose()
+            .to_owned();
         Self {
             admin_url,
             name,
@@ -204,19 +209,6 @@ fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// `url` with its database replaced by `database`, keeping any query string.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(base, query)| (base, Some(query)));
-    let (scheme, rest) = base.split_once("://").expect("a URL with a scheme");
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(query) => format!("{scheme}://{host}/{database}?{query}"),
-        None => format!("{scheme}://{host}/{database}"),
-    }
-}
-
 /// `url` with `password` as its user's password (user `postgres` when it names none).
 fn with_password(url: &str, password: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
@@ -262,20 +254,7 @@ async fn drop_stale_databases(admin: &mut PgConnection) {
 
 #[cfg(test)]
 mod tests {
-    use super::{with_database, with_password};
-
-    #[test]
-    fn with_database_replaces_the_database_and_keeps_the_query() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "shop_test_1"),
-            "postgres://postgres@127.0.0.1:5432/shop_test_1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@db:5432/admin?sslmode=disable", "t"),
-            "postgres://u:p@db:5432/t?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://db", "t"), "postgres://db/t");
-    }
+    use super::with_password;
 
     #[test]
     fn with_password_sets_the_users_password() {

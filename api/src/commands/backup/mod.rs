@@ -22,7 +22,7 @@ use sqlx::{Connection as _, Executor as _};
 
 use self::{
     manifest::{check_integrity, compare_counts, new_id},
-    postgres::{create_postgres, pg_connect, with_database},
+    postgres::{create_postgres, pg_connect},
     retention::{Policy, prune},
     sqlite::create_sqlite,
     target::Target,
@@ -255,7 +255,7 @@ async fn verify(config: &Config, args: VerifyBackupArgs) -> anyhow::Result<()> {
             "backup {}: restoring into the scratch database {name}",
             manifest.id
         ));
-        let url = DatabaseUrl::parse(&with_database(&server, &name)).map_err(|e| anyhow!(e))?;
+        let url = config.database_url.with_database(&name);
         let counts = restore_into(config, &data, &url, false).await;
         let dropped = admin
             .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())

@@ -307,19 +307,6 @@ pub(super) fn run_restore(mut command: Process, program: &str, data: &Path) -> a
     Ok(())
 }
 
-/// `url` with its database replaced by `database`, keeping any query string.
-pub(super) fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(base, query)| (base, Some(query)));
-    let (scheme, rest) = base.split_once("://").unwrap_or(("postgres", base));
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(query) => format!("{scheme}://{host}/{database}?{query}"),
-        None => format!("{scheme}://{host}/{database}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,10 +323,6 @@ mod tests {
         assert_eq!(
             split_password("postgres://shop@db/shop"),
             ("postgres://shop@db/shop".to_owned(), None)
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432/shop?sslmode=disable", "x"),
-            "postgres://u@h:5432/x?sslmode=disable"
         );
     }
 }
