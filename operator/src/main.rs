@@ -1,7 +1,7 @@
 //! `shop-operator`: reconciles `Shop`, `Worker` and `Backup` custom resources.
-//!
-//! Only the command line exists so far; the reconcilers arrive with the operator issue. The binary
-//! refuses to start rather than pretend to work.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -17,16 +17,44 @@ struct Cli {
 enum Command {
     /// Run the controllers (default).
     Run,
-    /// Print the CustomResourceDefinitions as YAML.
-    Crd,
+    /// Print the CustomResourceDefinitions as YAML, or write one file per CRD into a directory.
+    Crd {
+        /// Write `shop.dev_<plural>.yaml` files here instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let what = match cli.command.unwrap_or(Command::Run) {
-        Command::Run => "the controllers",
-        Command::Crd => "the CRD generator",
-    };
-    eprintln!("shop-operator: {what} are not implemented yet");
-    std::process::ExitCode::from(2)
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            eprintln!("shop-operator: the controllers are not implemented yet");
+            ExitCode::from(2)
+        }
+        Command::Crd { out_dir } => match print_crds(out_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("shop-operator: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn print_crds(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    match out_dir {
+        None => print!("{}", shop_operator::crd::all_as_yaml()?),
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (file, yaml) in shop_operator::crd::files()? {
+                let path = dir.join(file);
+                std::fs::write(&path, yaml)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,54 @@
+//! The custom resources: `Shop`, `Worker` and `Backup` in `shop.dev/v1alpha1`.
+//!
+//! The Rust types are the source of truth: `shop-operator crd` prints the CRDs derived from them,
+//! and `crds/` holds that output (a test fails when it is stale). Rules a structural schema cannot
+//! express (exactly one of two fields, immutability, cron syntax) are CEL `x-kubernetes-validations`
+//! evaluated by the API server.
+
+mod backup;
+mod common;
+mod shop;
+mod worker;
+
+pub use backup::{
+    Backup, BackupRun, BackupSpec, BackupStatus, BackupStorage, PvcStorage, Retention, S3Storage,
+};
+pub use common::{AutoscalingSpec, SecretKeyRef, SecretRef};
+pub use shop::{
+    ApiSpec, AuthSpec, BackendSpec, ExternalBackend, ImageSpec, IngressSpec, LogFormat,
+    ManagedBackend, MonitoringSpec, NetworkPolicySpec, ServiceSpec, ServiceType, Shop,
+    ShopEndpoints, ShopSpec, ShopStatus, SmtpSpec, StorageSpec,
+};
+pub use worker::{Worker, WorkerSpec, WorkerStatus, WorkerType};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// The API group of every custom resource of the platform.
+pub const GROUP: &str = "shop.dev";
+
+/// All CRDs, in the order `shop-operator crd` prints them.
+pub fn all() -> Vec<CustomResourceDefinition> {
+    vec![Shop::crd(), Worker::crd(), Backup::crd()]
+}
+
+/// Each CRD as a file name (kubebuilder's `GROUP_PLURAL.yaml`) and YAML: exactly what `crds/` holds.
+pub fn files() -> Result<Vec<(String, String)>, serde_yaml::Error> {
+    all()
+        .into_iter()
+        .map(|crd| {
+            let file = format!("{GROUP}_{}.yaml", crd.spec.names.plural);
+            Ok((file, serde_yaml::to_string(&crd)?))
+        })
+        .collect()
+}
+
+/// The CRDs as one multi-document YAML stream.
+pub fn all_as_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for (_, yaml) in files()? {
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    Ok(out)
+}

@@ -1,0 +1,9 @@
+//! `shop-operator`: reconciles `Shop`, `Worker` and `Backup` custom resources into the objects that
+//! run the shop platform.
+//!
+//! Each reconcile is dereference → validate → build (pure, [`build`]) → apply → read back → status.
+
+pub mod build;
+pub mod crd;
+pub mod labels;
+pub mod names;
