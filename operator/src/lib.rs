@@ -4,6 +4,8 @@
 //! Each reconcile is dereference → validate → build (pure, [`build`]) → apply → read back → status.
 
 pub mod build;
+pub mod context;
 pub mod crd;
+pub mod error;
 pub mod labels;
 pub mod names;
