@@ -9,3 +9,4 @@ pub mod crd;
 pub mod error;
 pub mod labels;
 pub mod names;
+pub mod reconcile;
