@@ -1,0 +1,68 @@
+{{/*
+Every Kubernetes API permission the operator has, in this one file. Nothing else in the chart
+lists verbs, so a test can compare these rules with the calls the operator's code makes.
+
+- "shop-operator.rules.namespaced": objects in the namespaces the operator manages. A ClusterRole
+  when watchNamespaces is empty (all namespaces), else a Role in each watched namespace.
+- "shop-operator.rules.cluster": cluster-scoped reads, always in a ClusterRole.
+- "shop-operator.rules.leaderElection": the Lease in the release namespace, always a Role there.
+*/}}
+
+{{- define "shop-operator.rules.namespaced" -}}
+# The operator's own custom resources: watched, and patched (finalizers, server-side apply).
+- apiGroups: ["shop.dev"]
+  resources: ["shops", "workers", "backups"]
+  verbs: ["get", "list", "watch", "patch"]
+# Their status subresources: conditions, runningVersion, endpoints, backup history.
+- apiGroups: ["shop.dev"]
+  resources: ["shops/status", "workers/status", "backups/status"]
+  verbs: ["get", "patch"]
+# Generated credentials and backend URLs (Secrets), shop settings (ConfigMaps), API and backend
+# Services, volumes of backups that ask for a size (PersistentVolumeClaims).
+- apiGroups: [""]
+  resources: ["secrets", "configmaps", "services", "persistentvolumeclaims"]
+  verbs: ["get", "list", "watch", "patch", "create"]
+# Backup pods: read to collect their termination messages (size and location of a backup).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+# Events on the custom resources.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+# The API and worker Deployments, the managed backends' StatefulSets.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "list", "watch", "patch", "create"]
+# Migration and one-off backup Jobs, scheduled backup CronJobs; old migration Jobs are deleted.
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+# Optional objects, deleted again when the spec stops asking for them.
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses", "networkpolicies"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["servicemonitors"]
+  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+{{- end }}
+
+{{- define "shop-operator.rules.cluster" -}}
+# Whether its own CRDs and the Prometheus Operator's ServiceMonitor CRD are installed.
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{- define "shop-operator.rules.leaderElection" -}}
+# Leader election: one coordination.k8s.io Lease, so several replicas never reconcile at once.
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "update", "patch"]
+{{- end }}
