@@ -3,7 +3,9 @@
 //!
 //! Each reconcile is dereference → validate → build (pure, [`build`]) → apply → read back → status.
 
+pub mod apply;
 pub mod build;
+pub mod conditions;
 pub mod context;
 pub mod crd;
 pub mod error;
