@@ -89,6 +89,11 @@ pub struct CreateBackupArgs {
     pub prune: bool,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// After a successful backup, write a one-line JSON report (id, location, sizeBytes,
+    /// createdAt) to this file; in Kubernetes, /dev/termination-log makes it the pod's
+    /// termination message
+    #[arg(long, value_name = "FILE", env = "SHOP_BACKUP_REPORT_FILE")]
+    pub report_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -112,10 +112,54 @@ async fn create(config: &Config, args: CreateBackupArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         manifest.sha256
     ));
+    if let Some(path) = &args.report_file {
+        write_report(path, &target, &manifest);
+    }
     if let Some(policy) = policy {
         prune(&target, &policy, Utc::now()).await?;
     }
     Ok(())
+}
+
+/// The one-line JSON report of a finished backup (`--report-file`), which the operator reads from
+/// the pod's termination message. Camel case, like the Kubernetes objects it ends up in.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    id: &'a str,
+    /// Full URL of the stored data file: `s3://bucket/prefix/ID.dump.zst` or `file:///dir/ID...`.
+    location: String,
+    size_bytes: u64,
+    created_at: chrono::DateTime<Utc>,
+}
+
+/// Writes the report. A failure is only a warning: the backup itself is complete and stored, and
+/// failing the command would make a Job retry it and store a second copy.
+fn write_report(path: &Path, target: &Target, manifest: &manifest::Manifest) {
+    let location = if target.remote.is_some() {
+        format!("{}/{}", target.url.trim_end_matches('/'), manifest.file)
+    } else {
+        let file = target.path(&manifest.file);
+        let file = std::path::absolute(&file).unwrap_or(file);
+        format!("file://{}", file.display())
+    };
+    let report = Report {
+        id: &manifest.id,
+        location,
+        size_bytes: manifest.size_bytes,
+        created_at: manifest.created_at,
+    };
+    let written = serde_json::to_string(&report)
+        .map_err(anyhow::Error::from)
+        .and_then(|line| Ok(std::fs::write(path, line + "\n")?));
+    if let Err(error) = written {
+        tracing::warn!(
+            id = %manifest.id,
+            path = %path.display(),
+            error = %format!("{error:#}"),
+            "cannot write the backup report"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
