@@ -73,6 +73,13 @@ pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
         .any(|condition| condition.type_ == type_ && condition.status == "True")
 }
 
+/// Whether the condition of `type_` currently has `reason` (whatever its status).
+pub fn has_reason(conditions: &[Condition], type_: &str, reason: &str) -> bool {
+    conditions
+        .iter()
+        .any(|condition| condition.type_ == type_ && condition.reason == reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,190 @@
+//! An in-memory Kubernetes API (kube-fake-client) with the operator's kinds registered and every
+//! write recorded, so tests can drive reconcilers and count what they changed.
+
+#![allow(dead_code, missing_debug_implementations)]
+
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,
+};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::core::ObjectMeta;
+use kube::{Api, Client, Resource};
+use kube_fake_client::{ClientBuilder, interceptor};
+use serde_json::{Value, json};
+use shop_operator::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
+use shop_operator::context::Context;
+use shop_operator::crd::{Backup, Shop, Worker};
+
+pub const NAMESPACE: &str = "shop";
+
+/// The fake API server and the log of writes made to it.
+pub struct FakeCluster {
+    pub client: Client,
+    writes: Arc<Mutex<Vec<String>>>,
+}
+
+fn describe(object: &Value) -> String {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("?");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    format!("{kind}/{name}")
+}
+
+impl FakeCluster {
+    pub async fn new() -> Self {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let log = |writes: &Arc<Mutex<Vec<String>>>, entry: String| {
+            writes.lock().expect("write log lock").push(entry);
+        };
+        let (w1, w2, w3, w4, w5, w6) = (
+            writes.clone(),
+            writes.clone(),
+            writes.clone(),
+            writes.clone(),
+            writes.clone(),
+            writes.clone(),
+        );
+        let funcs = interceptor::Funcs::new()
+            .create(move |ctx| {
+                log(&w1, format!("create {}", describe(ctx.object)));
+                Ok(None)
+            })
+            .patch(move |ctx| {
+                let target = match ctx.patch.get("kind") {
+                    Some(_) => describe(ctx.patch),
+                    None => format!("?/{}", ctx.name),
+                };
+                log(&w2, format!("patch {target}"));
+                Ok(None)
+            })
+            .patch_status(move |ctx| {
+                log(&w3, format!("patch-status {}", ctx.name));
+                Ok(None)
+            })
+            .update(move |ctx| {
+                log(&w4, format!("update {}", describe(ctx.object)));
+                Ok(None)
+            })
+            .replace(move |ctx| {
+                log(&w5, format!("replace {}", describe(ctx.object)));
+                Ok(None)
+            })
+            .delete(move |ctx| {
+                log(&w6, format!("delete {}", ctx.name));
+                Ok(None)
+            });
+        let client = ClientBuilder::new()
+            .with_resource::<Shop>()
+            .with_resource::<Worker>()
+            .with_resource::<Backup>()
+            .with_resource::<ServiceMonitor>()
+            .with_interceptor_funcs(funcs)
+            .build()
+            .await
+            .expect("fake client builds");
+        Self { client, writes }
+    }
+
+    /// The reconcile context, with deterministic generated secrets.
+    pub fn context(&self) -> Arc<Context> {
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        Arc::new(Context::with_secret_generator(
+            self.client.clone(),
+            Arc::new(move || {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                format!("generated-secret-{n}")
+            }),
+        ))
+    }
+
+    /// Writes recorded since the last call.
+    pub fn take_writes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.writes.lock().expect("write log lock"))
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), NAMESPACE)
+    }
+
+    /// Creates an object from YAML-ish JSON in the test namespace.
+    pub async fn create<K>(&self, object: Value) -> K
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + Clone
+            + std::fmt::Debug,
+    {
+        let object: K = serde_json::from_value(object).expect("test object parses");
+        let created = self
+            .api::<K>()
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("create");
+        self.take_writes();
+        created
+    }
+
+    /// Reads an object back (as the controller's cache would hand it to the reconciler).
+    pub async fn get<K>(&self, name: &str) -> Option<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + serde::de::DeserializeOwned
+            + Clone
+            + std::fmt::Debug,
+    {
+        self.api::<K>().get_opt(name).await.expect("get")
+    }
+
+    /// Sets an object's status as its controller in a real cluster would (kubelet, job controller...).
+    pub async fn set_status<K>(&self, name: &str, status: Value)
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + serde::de::DeserializeOwned
+            + Clone
+            + std::fmt::Debug,
+    {
+        self.api::<K>()
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .expect("status patch");
+        self.take_writes();
+    }
+
+    /// Installs the Prometheus Operator's ServiceMonitor CRD.
+    pub async fn install_service_monitor_crd(&self) {
+        let crd = CustomResourceDefinition {
+            metadata: ObjectMeta {
+                name: Some(SERVICE_MONITOR_CRD.to_owned()),
+                ..ObjectMeta::default()
+            },
+            spec: CustomResourceDefinitionSpec {
+                group: "monitoring.coreos.com".to_owned(),
+                names: CustomResourceDefinitionNames {
+                    kind: "ServiceMonitor".to_owned(),
+                    plural: "servicemonitors".to_owned(),
+                    ..CustomResourceDefinitionNames::default()
+                },
+                scope: "Namespaced".to_owned(),
+                ..CustomResourceDefinitionSpec::default()
+            },
+            status: None,
+        };
+        Api::<CustomResourceDefinition>::all(self.client.clone())
+            .create(&PostParams::default(), &crd)
+            .await
+            .expect("install the ServiceMonitor CRD");
+        self.take_writes();
+    }
+}
