@@ -5,6 +5,8 @@
 //! is configured (environment from the Shop's ConfigMap and Secrets) and the pod hardening every
 //! container gets.
 
+pub mod backup;
+
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, EnvFromSource, EnvVar, EnvVarSource, PodSecurityContext,
     SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext,

@@ -1,0 +1,1022 @@
+//! A `Backup`'s objects: a CronJob (scheduled) or a Job (one backup now) running
+//! `shop-api backup create` in the Shop's API image, and optionally the claim backups go to.
+//! Also the pure half of the Backup's status: runs from Jobs and the reports their pods leave in
+//! their termination messages.
+//!
+//! Each backup pod writes a one-line JSON report (`shop-api backup create --report-file`, fed by
+//! `SHOP_BACKUP_REPORT_FILE`) to `/dev/termination-log`; Kubernetes copies that file into the
+//! container's termination message, where the reconciler reads the size and location of each run
+//! without any access to the storage itself.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvFromSource, EnvVar, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodTemplateSpec,
+    SecretEnvSource, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::ResourceExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    SHOP_UID, controller_ref, image, restricted_container_security, restricted_pod_security,
+    shop_env, shop_env_from,
+};
+use crate::crd::{Backup, BackupRun, Shop};
+use crate::{labels, names};
+
+/// `app.kubernetes.io/name` of backup objects.
+pub const APP: &str = "shop-backup";
+/// `app.kubernetes.io/component` of backup objects.
+pub const COMPONENT: &str = "backup";
+/// Name of the backup container (whose termination message carries the report).
+pub const CONTAINER: &str = "backup";
+/// Where a PVC is mounted in the backup pod.
+pub const PVC_MOUNT_PATH: &str = "/backups";
+/// The file Kubernetes turns into the container's termination message.
+pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Region of an S3 bucket whose Backup names none.
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+/// Runs kept in `status.history`.
+pub const HISTORY_LIMIT: usize = 10;
+/// Pod retries of one backup run before its Job fails.
+pub const BACKOFF_LIMIT: i32 = 2;
+/// Finished Jobs a CronJob keeps, each way (and so the runs the status can show).
+pub const JOBS_HISTORY_LIMIT: i32 = 3;
+
+/// Labels of every object of a Backup, and of its pods.
+pub fn backup_labels(backup: &Backup) -> BTreeMap<String, String> {
+    let mut labels = labels::full(APP, &backup.spec.shop_ref, COMPONENT, None);
+    labels.insert(labels::BACKUP_LABEL.to_owned(), backup.name_any());
+    labels
+}
+
+/// Labels that select a Backup's Jobs (and pods): the reconciler lists its runs with these.
+pub fn backup_selector(backup: &Backup) -> BTreeMap<String, String> {
+    let mut labels = labels::selector(APP, &backup.spec.shop_ref, COMPONENT);
+    labels.insert(labels::BACKUP_LABEL.to_owned(), backup.name_any());
+    labels
+}
+
+fn owned_meta(backup: &Backup, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: backup.namespace(),
+        labels: Some(backup_labels(backup)),
+        owner_references: Some(vec![controller_ref(backup)]),
+        ..ObjectMeta::default()
+    }
+}
+
+fn plain_env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        ..EnvVar::default()
+    }
+}
+
+/// The claim a PVC-stored Backup mounts: the one it names, or the one the operator creates.
+pub fn claim_name(backup: &Backup) -> Option<String> {
+    let pvc = backup.spec.storage.pvc.as_ref()?;
+    Some(
+        pvc.claim_name
+            .clone()
+            .unwrap_or_else(|| names::backup_claim(&backup.name_any())),
+    )
+}
+
+/// `shop-api backup create --target URL`: `file:///backups` for a claim, `s3://BUCKET/PREFIX`.
+pub fn target_url(backup: &Backup) -> String {
+    match &backup.spec.storage.s3 {
+        Some(s3) => {
+            let prefix = s3.prefix.as_deref().unwrap_or_default().trim_matches('/');
+            if prefix.is_empty() {
+                format!("s3://{}", s3.bucket)
+            } else {
+                format!("s3://{}/{prefix}", s3.bucket)
+            }
+        }
+        None => format!("file://{PVC_MOUNT_PATH}"),
+    }
+}
+
+/// Arguments of the backup container (the image's entrypoint is `shop-api`).
+pub fn backup_args(backup: &Backup) -> Vec<String> {
+    let mut args: Vec<String> = ["backup", "create", "--target"].map(str::to_owned).into();
+    args.push(target_url(backup));
+    let retention = backup.spec.retention.as_ref();
+    let keep_last = retention.and_then(|retention| retention.keep_last);
+    let max_age = retention.and_then(|retention| retention.max_age.as_ref());
+    if keep_last.is_some() || max_age.is_some() {
+        args.push("--prune".to_owned());
+    }
+    if let Some(keep_last) = keep_last {
+        args.push("--keep-last".to_owned());
+        args.push(keep_last.to_string());
+    }
+    if let Some(max_age) = max_age {
+        args.push("--max-age".to_owned());
+        args.push(max_age.clone());
+    }
+    args
+}
+
+/// The pod of one backup run.
+pub fn backup_pod_template(backup: &Backup, shop: &Shop, version: &str) -> PodTemplateSpec {
+    // DATABASE_URL and friends, from Secrets; then where the report goes.
+    let mut env = shop_env(shop);
+    env.push(plain_env("SHOP_BACKUP_REPORT_FILE", TERMINATION_LOG));
+    let mut env_from = shop_env_from(shop);
+    let mut volumes = vec![Volume {
+        name: "tmp".to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    // /tmp is also where an S3 backup is staged before it is uploaded.
+    let mut mounts = vec![VolumeMount {
+        name: "tmp".to_owned(),
+        mount_path: "/tmp".to_owned(),
+        ..VolumeMount::default()
+    }];
+
+    if let Some(s3) = &backup.spec.storage.s3 {
+        if let Some(endpoint) = &s3.endpoint {
+            env.push(plain_env("SHOP_BACKUP_S3_ENDPOINT", endpoint));
+        }
+        env.push(plain_env(
+            "AWS_REGION",
+            s3.region.as_deref().unwrap_or(DEFAULT_S3_REGION),
+        ));
+        // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: straight from the user's Secret, so that
+        // no credential is ever part of the pod spec.
+        env_from.push(EnvFromSource {
+            secret_ref: Some(SecretEnvSource {
+                name: s3.secret_ref.name.clone(),
+                optional: Some(false),
+            }),
+            ..EnvFromSource::default()
+        });
+    }
+    if let Some(claim) = claim_name(backup) {
+        volumes.push(Volume {
+            name: "backups".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim,
+                read_only: None,
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: "backups".to_owned(),
+            mount_path: PVC_MOUNT_PATH.to_owned(),
+            ..VolumeMount::default()
+        });
+    }
+
+    let pull_secrets = &shop.spec.image.pull_secrets;
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(backup_labels(backup)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: CONTAINER.to_owned(),
+                image: Some(image(&shop.spec.image.api_repository, version)),
+                image_pull_policy: Some(shop.spec.image.pull_policy.clone()),
+                args: Some(backup_args(backup)),
+                env: Some(env),
+                env_from: Some(env_from),
+                security_context: Some(restricted_container_security()),
+                termination_message_path: Some(TERMINATION_LOG.to_owned()),
+                termination_message_policy: Some("File".to_owned()),
+                volume_mounts: Some(mounts),
+                ..Container::default()
+            }],
+            restart_policy: Some("Never".to_owned()),
+            automount_service_account_token: Some(false),
+            security_context: Some(restricted_pod_security(SHOP_UID)),
+            image_pull_secrets: (!pull_secrets.is_empty()).then(|| pull_secrets.clone()),
+            volumes: Some(volumes),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn job_spec(backup: &Backup, shop: &Shop, version: &str) -> JobSpec {
+    JobSpec {
+        backoff_limit: Some(BACKOFF_LIMIT),
+        template: backup_pod_template(backup, shop, version),
+        ..JobSpec::default()
+    }
+}
+
+/// The CronJob of a scheduled Backup (`spec.schedule` set; the reconciler builds a [`backup_job`]
+/// otherwise). One run at a time: a backup that overruns its schedule delays the next one.
+pub fn backup_cron_job(backup: &Backup, shop: &Shop, version: &str) -> CronJob {
+    CronJob {
+        metadata: owned_meta(backup, names::backup_cron_job(&backup.name_any())),
+        spec: Some(CronJobSpec {
+            schedule: backup.spec.schedule.clone().unwrap_or_default(),
+            suspend: Some(backup.spec.suspend),
+            concurrency_policy: Some("Forbid".to_owned()),
+            successful_jobs_history_limit: Some(JOBS_HISTORY_LIMIT),
+            failed_jobs_history_limit: Some(JOBS_HISTORY_LIMIT),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(backup_labels(backup)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(job_spec(backup, shop, version)),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    }
+}
+
+/// The Job of an unscheduled Backup: one backup of the current generation of its spec. A
+/// suspended Backup's Job is created suspended (it starts when `suspend` is cleared).
+pub fn backup_job(backup: &Backup, shop: &Shop, version: &str) -> Job {
+    let name = names::backup_job(&backup.name_any(), backup.metadata.generation.unwrap_or(0));
+    Job {
+        metadata: owned_meta(backup, name),
+        spec: Some(JobSpec {
+            suspend: backup.spec.suspend.then_some(true),
+            ..job_spec(backup, shop, version)
+        }),
+        ..Job::default()
+    }
+}
+
+/// The claim the operator creates when `storage.pvc.size` is set.
+///
+/// It deliberately has no owner reference: deleting a Backup (or its Shop) must never take the
+/// backups with it, because backups are what one restores from after exactly such a mistake. The
+/// claim stays until someone deletes it; a new Backup of the same name mounts it again.
+pub fn backup_claim(backup: &Backup) -> Option<PersistentVolumeClaim> {
+    let pvc = backup.spec.storage.pvc.as_ref()?;
+    let size = pvc.size.clone()?;
+    Some(PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(names::backup_claim(&backup.name_any())),
+            namespace: backup.namespace(),
+            labels: Some(backup_labels(backup)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_owned(), size)])),
+                ..VolumeResourceRequirements::default()
+            }),
+            storage_class_name: pvc.storage_class_name.clone(),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+const FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
+
+/// Checks a schedule the way a CronJob reads it (the standard five fields of Go's
+/// `robfig/cron`, which Kubernetes uses): numbers, `*`, ranges, lists, steps, month and weekday
+/// names, `?` in the day fields, and the `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
+/// `@midnight` and `@hourly` macros. The CRD's CEL rule checks only the shape; this also checks
+/// the values (no minute 61), so that a bad schedule is reported on the Backup instead of failing
+/// the CronJob. Extensions Kubernetes does not accept (`L`, `W`, `#`, seconds) are refused.
+pub fn validate_schedule(schedule: &str) -> Result<(), String> {
+    let invalid = |why: String| Err(format!("invalid schedule {schedule:?}: {why}"));
+    let trimmed = schedule.trim();
+    let expanded = match trimmed.to_ascii_lowercase().as_str() {
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        "@monthly" => "0 0 1 * *",
+        "@weekly" => "0 0 * * 0",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@hourly" => "0 * * * *",
+        macro_ if macro_.starts_with('@') => {
+            return invalid(
+                "the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly"
+                    .to_owned(),
+            );
+        }
+        _ => trimmed,
+    };
+    let fields: Vec<&str> = expanded.split_whitespace().collect();
+    if fields.len() != 5 {
+        return invalid(format!(
+            "{} fields where five (minute hour day-of-month month day-of-week) are needed",
+            fields.len()
+        ));
+    }
+    for (index, field) in fields.iter().enumerate() {
+        check_field(index, field).or_else(|why| invalid(format!("{}: {why}", FIELDS[index])))?;
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        // `5/15` (from 5, every 15) is valid for Kubernetes; croner calls that sloppy.
+        .sloppy_ranges(true)
+        .build()
+        .parse(expanded)
+        .map(drop)
+        .or_else(|error| invalid(error.to_string()))
+}
+
+/// The syntax of one field: comma-separated `*`, `?`, `A` or `A-B`, each optionally `/STEP`,
+/// where values are numbers or (months and weekdays) three-letter names.
+fn check_field(index: usize, field: &str) -> Result<(), String> {
+    let names: &[&str] = match index {
+        3 => &MONTHS,
+        4 => &WEEKDAYS,
+        _ => &[],
+    };
+    let value = |text: &str| -> Result<(), String> {
+        let lower = text.to_ascii_lowercase();
+        if text.is_empty() {
+            Err(format!("{field:?} has an empty value"))
+        } else if text.bytes().all(|byte| byte.is_ascii_digit()) {
+            // croner accepts 7 for Sunday; Kubernetes does not.
+            if index == 4 && text.parse::<u32>().map_or(true, |day| day > 6) {
+                Err(format!(
+                    "{text:?} is not a weekday: 0-6 (Sunday is 0) or SUN-SAT"
+                ))
+            } else {
+                Ok(())
+            }
+        } else if names.contains(&lower.as_str()) {
+            Ok(())
+        } else {
+            Err(format!("{text:?} is not a number or a name"))
+        }
+    };
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (part, None),
+        };
+        if let Some(step) = step
+            && (step.is_empty() || !step.bytes().all(|byte| byte.is_ascii_digit()))
+        {
+            return Err(format!("{part:?} has a step that is not a number"));
+        }
+        match range {
+            "*" => {}
+            "?" if index == 2 || index == 4 => {}
+            _ => match range.split_once('-') {
+                Some((low, high)) => {
+                    value(low)?;
+                    value(high)?;
+                }
+                None => value(range)?,
+            },
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+/// What `shop-api backup create --report-file` writes: one line of JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupReport {
+    /// The backup's id, as `shop-api backup list` shows it.
+    pub id: String,
+    /// Full URL of the stored data file (`s3://...` or `file:///backups/...`).
+    pub location: String,
+    /// Size of the stored data file.
+    pub size_bytes: i64,
+    /// When the backup was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+}
+
+/// The report in a termination message: its last non-empty line, when that is a report.
+/// Anything else (a crash's message, a truncated line) is no report.
+pub fn parse_report(termination_message: &str) -> Option<BackupReport> {
+    let line = termination_message
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())?;
+    serde_json::from_str(line).ok()
+}
+
+/// Reports of finished backup pods, keyed by the Job that ran them (the `job-name` label the Job
+/// controller puts on its pods). Only a `backup` container that exited 0 reports.
+pub fn reports_from_pods(pods: &[Pod]) -> BTreeMap<String, BackupReport> {
+    pods.iter()
+        .filter_map(|pod| {
+            let labels = pod.metadata.labels.as_ref()?;
+            let job = labels
+                .get("batch.kubernetes.io/job-name")
+                .or_else(|| labels.get("job-name"))?;
+            let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+            let terminated = statuses
+                .iter()
+                .find(|status| status.name == CONTAINER)?
+                .state
+                .as_ref()?
+                .terminated
+                .as_ref()
+                .filter(|terminated| terminated.exit_code == 0)?;
+            let report = parse_report(terminated.message.as_deref()?)?;
+            Some((job.clone(), report))
+        })
+        .collect()
+}
+
+fn true_condition<'a>(
+    job: &'a Job,
+    type_: &str,
+) -> Option<&'a k8s_openapi::api::batch::v1::JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|condition| condition.type_ == type_ && condition.status == "True")
+}
+
+/// The runs of a Backup, newest first, at most [`HISTORY_LIMIT`]: `Succeeded` (the Job's
+/// `Complete` condition; time of completion, size and location from the run's report when there
+/// is one), `Failed` (its `Failed` condition; time of failure) or `Running` (time it started).
+/// Runs are ordered by when they started; a Job that has neither started nor been created on a
+/// server (no time at all) is left out.
+pub fn backup_runs(jobs: &[Job], reports: &BTreeMap<String, BackupReport>) -> Vec<BackupRun> {
+    let mut runs: Vec<(Time, BackupRun)> = jobs
+        .iter()
+        .filter_map(|job| {
+            let name = job.metadata.name.clone()?;
+            let status = job.status.as_ref();
+            let started = status
+                .and_then(|status| status.start_time.clone())
+                .or_else(|| job.metadata.creation_timestamp.clone())?;
+            let completed = status.and_then(|status| status.completion_time.clone());
+            let (outcome, time) = if let Some(condition) = true_condition(job, "Complete") {
+                let time = completed.or_else(|| condition.last_transition_time.clone());
+                ("Succeeded", time)
+            } else if let Some(condition) = true_condition(job, "Failed") {
+                let time = condition.last_transition_time.clone().or(completed);
+                ("Failed", time)
+            } else {
+                ("Running", None)
+            };
+            let report = (outcome == "Succeeded")
+                .then(|| reports.get(&name))
+                .flatten();
+            let run = BackupRun {
+                job: name,
+                time: time.unwrap_or_else(|| started.clone()),
+                outcome: outcome.to_owned(),
+                size_bytes: report.map(|report| report.size_bytes),
+                location: report.map(|report| report.location.clone()),
+            };
+            Some((started, run))
+        })
+        .collect();
+    runs.sort_by(|(a, run_a), (b, run_b)| b.cmp(a).then_with(|| run_b.job.cmp(&run_a.job)));
+    runs.into_iter()
+        .take(HISTORY_LIMIT)
+        .map(|(_, run)| run)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateTerminated, ContainerStatus, PodStatus,
+    };
+
+    use super::*;
+
+    const VERSION: &str = "1.4.2";
+
+    fn shop() -> Shop {
+        serde_yaml::from_str(
+            r"
+apiVersion: shop.dev/v1alpha1
+kind: Shop
+metadata:
+  name: demo
+  namespace: shop
+  uid: 5b7c1a34-1111-4222-8333-000000000001
+spec:
+  version: 1.4.2
+  payments:
+    name: demo-payments
+",
+        )
+        .expect("a valid Shop")
+    }
+
+    fn backup(yaml_spec: &str) -> Backup {
+        let yaml = format!(
+            "apiVersion: shop.dev/v1alpha1
+kind: Backup
+metadata:
+  name: nightly
+  namespace: shop
+  uid: 5b7c1a34-3333-4222-8333-000000000003
+  generation: 3
+spec:
+  shopRef: demo
+{yaml_spec}"
+        );
+        serde_yaml::from_str(&yaml).expect("a valid Backup")
+    }
+
+    /// Scheduled, to a claim the operator creates, with retention.
+    fn scheduled_pvc() -> Backup {
+        backup(
+            "  schedule: 0 3 * * *
+  retention:
+    keepLast: 7
+    maxAge: 30d
+  storage:
+    pvc:
+      size: 20Gi
+      storageClassName: standard
+",
+        )
+    }
+
+    /// One backup now, to MinIO.
+    fn one_shot_s3() -> Backup {
+        backup(
+            "  storage:
+    s3:
+      endpoint: http://minio.storage:9000
+      bucket: shop-backups
+      prefix: /demo/
+      secretRef:
+        name: minio-credentials
+",
+        )
+    }
+
+    fn container(template: &PodTemplateSpec) -> &Container {
+        &template.spec.as_ref().expect("a pod spec").containers[0]
+    }
+
+    fn env_value<'a>(container: &'a Container, name: &str) -> Option<&'a str> {
+        container
+            .env
+            .as_deref()?
+            .iter()
+            .find(|var| var.name == name)?
+            .value
+            .as_deref()
+    }
+
+    #[test]
+    fn pvc_storage_mounts_the_claim_and_targets_the_mount() {
+        let template = backup_pod_template(&scheduled_pvc(), &shop(), VERSION);
+        let pod = template.spec.as_ref().expect("a pod spec");
+        let claim = pod
+            .volumes
+            .as_deref()
+            .expect("volumes")
+            .iter()
+            .find_map(|volume| volume.persistent_volume_claim.as_ref())
+            .expect("the claim is a volume");
+        assert_eq!(claim.claim_name, "nightly-backups");
+        let container = container(&template);
+        let mounts = container.volume_mounts.as_deref().expect("mounts");
+        assert!(
+            mounts
+                .iter()
+                .any(|mount| mount.name == "backups" && mount.mount_path == "/backups")
+        );
+        let args = container.args.as_deref().expect("args");
+        assert_eq!(
+            args[..4],
+            ["backup", "create", "--target", "file:///backups"]
+        );
+        assert_eq!(env_value(container, "AWS_REGION"), None);
+
+        // An existing claim is mounted as it is, and not created.
+        let existing = backup(
+            "  storage:
+    pvc:
+      claimName: my-backups
+",
+        );
+        assert_eq!(claim_name(&existing).as_deref(), Some("my-backups"));
+        assert!(backup_claim(&existing).is_none());
+    }
+
+    #[test]
+    fn s3_storage_gets_the_bucket_endpoint_region_and_credentials_secret() {
+        let template = backup_pod_template(&one_shot_s3(), &shop(), VERSION);
+        let container = container(&template);
+        let args = container.args.as_deref().expect("args");
+        assert_eq!(
+            args,
+            ["backup", "create", "--target", "s3://shop-backups/demo"],
+            "no retention, no pruning"
+        );
+        assert_eq!(
+            env_value(container, "SHOP_BACKUP_S3_ENDPOINT"),
+            Some("http://minio.storage:9000")
+        );
+        assert_eq!(env_value(container, "AWS_REGION"), Some("us-east-1"));
+        let secrets: Vec<&str> = container
+            .env_from
+            .as_deref()
+            .expect("envFrom")
+            .iter()
+            .filter_map(|source| source.secret_ref.as_ref())
+            .map(|secret| secret.name.as_str())
+            .collect();
+        assert_eq!(secrets, ["demo-payments", "minio-credentials"]);
+        let pod = template.spec.as_ref().expect("a pod spec");
+        assert!(
+            pod.volumes
+                .as_deref()
+                .expect("volumes")
+                .iter()
+                .all(|volume| volume.persistent_volume_claim.is_none())
+        );
+        assert!(backup_claim(&one_shot_s3()).is_none());
+
+        let mut in_a_region = one_shot_s3();
+        if let Some(s3) = in_a_region.spec.storage.s3.as_mut() {
+            s3.region = Some("eu-central-1".to_owned());
+            s3.prefix = None;
+        }
+        let template = backup_pod_template(&in_a_region, &shop(), VERSION);
+        let container = self::container(&template);
+        assert_eq!(env_value(container, "AWS_REGION"), Some("eu-central-1"));
+        assert_eq!(
+            container.args.as_deref().expect("args")[3],
+            "s3://shop-backups"
+        );
+    }
+
+    #[test]
+    fn retention_becomes_prune_flags() {
+        let args = backup_args(&scheduled_pvc());
+        assert_eq!(
+            args[4..],
+            ["--prune", "--keep-last", "7", "--max-age", "30d"]
+        );
+        let mut only_age = scheduled_pvc();
+        only_age.spec.retention = serde_yaml::from_str("maxAge: 12h").expect("retention");
+        assert_eq!(backup_args(&only_age)[4..], ["--prune", "--max-age", "12h"]);
+    }
+
+    #[test]
+    fn no_credential_is_a_plain_env_value() {
+        for backup in [scheduled_pvc(), one_shot_s3()] {
+            let template = backup_pod_template(&backup, &shop(), VERSION);
+            for var in container(&template).env.as_deref().expect("env") {
+                match var.name.as_str() {
+                    "SHOP_BACKUP_REPORT_FILE" | "SHOP_BACKUP_S3_ENDPOINT" | "AWS_REGION" => {}
+                    name => {
+                        assert!(var.value.is_none(), "{name} has a literal value");
+                        assert!(
+                            var.value_from
+                                .as_ref()
+                                .is_some_and(|from| from.secret_key_ref.is_some()),
+                            "{name} comes from a Secret"
+                        );
+                    }
+                }
+                assert!(!var.name.starts_with("AWS_ACCESS") && !var.name.starts_with("AWS_SECRET"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_pod_reports_through_its_termination_message_and_never_restarts() {
+        let template = backup_pod_template(&one_shot_s3(), &shop(), VERSION);
+        let container = container(&template);
+        assert_eq!(
+            env_value(container, "SHOP_BACKUP_REPORT_FILE"),
+            Some("/dev/termination-log")
+        );
+        assert_eq!(
+            container.termination_message_path.as_deref(),
+            Some("/dev/termination-log")
+        );
+        assert_eq!(
+            container.termination_message_policy.as_deref(),
+            Some("File")
+        );
+        assert_eq!(
+            container.image.as_deref(),
+            Some("ghcr.io/shop-platform/shop-api:1.4.2")
+        );
+        let pod = template.spec.as_ref().expect("a pod spec");
+        assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    }
+
+    #[test]
+    fn suspend_reaches_the_cron_job_and_the_job() {
+        let mut backup = scheduled_pvc();
+        let cron_job = backup_cron_job(&backup, &shop(), VERSION);
+        let spec = cron_job.spec.expect("a spec");
+        assert_eq!(spec.suspend, Some(false));
+        assert_eq!(spec.schedule, "0 3 * * *");
+        assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+        backup.spec.suspend = true;
+        let cron_job = backup_cron_job(&backup, &shop(), VERSION);
+        assert_eq!(cron_job.spec.and_then(|spec| spec.suspend), Some(true));
+
+        let mut one_shot = one_shot_s3();
+        assert_eq!(
+            backup_job(&one_shot, &shop(), VERSION)
+                .spec
+                .and_then(|spec| spec.suspend),
+            None
+        );
+        one_shot.spec.suspend = true;
+        assert_eq!(
+            backup_job(&one_shot, &shop(), VERSION)
+                .spec
+                .and_then(|spec| spec.suspend),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn the_backup_owns_its_jobs_but_not_its_claim() {
+        let backup = scheduled_pvc();
+        let shop = shop();
+        for meta in [
+            backup_cron_job(&backup, &shop, VERSION).metadata,
+            backup_job(&backup, &shop, VERSION).metadata,
+        ] {
+            let owners = meta.owner_references.expect("an owner");
+            assert_eq!(owners.len(), 1);
+            assert_eq!(
+                (owners[0].kind.as_str(), owners[0].name.as_str()),
+                ("Backup", "nightly")
+            );
+            assert_eq!(owners[0].controller, Some(true));
+            let labels = meta.labels.expect("labels");
+            assert_eq!(
+                labels.get(labels::BACKUP_LABEL).map(String::as_str),
+                Some("nightly")
+            );
+        }
+        let claim = backup_claim(&backup).expect("a claim");
+        assert_eq!(claim.metadata.name.as_deref(), Some("nightly-backups"));
+        assert!(claim.metadata.owner_references.is_none());
+        let spec = claim.spec.expect("a spec");
+        assert_eq!(spec.access_modes, Some(vec!["ReadWriteOnce".to_owned()]));
+        assert_eq!(spec.storage_class_name.as_deref(), Some("standard"));
+    }
+
+    #[test]
+    fn each_generation_of_a_one_shot_backup_gets_its_own_job() {
+        let mut backup = one_shot_s3();
+        let first = backup_job(&backup, &shop(), VERSION).metadata.name;
+        assert_eq!(first.as_deref(), Some("nightly-backup-g3"));
+        backup.metadata.generation = Some(4);
+        assert_ne!(backup_job(&backup, &shop(), VERSION).metadata.name, first);
+    }
+
+    #[test]
+    fn schedules_kubernetes_accepts_are_valid() {
+        for good in [
+            "0 3 * * *",
+            "*/15 * * * *",
+            "5/15 * * * *",
+            "0 0 1,15 * *",
+            "30 2 * JAN-MAR MON-FRI",
+            "0 12 ? * sun",
+            "0 0 * * 0-6",
+            "0 9-17/2 * * 1-5",
+            "@daily",
+            "@midnight",
+            "@HOURLY",
+            "@annually",
+            "  0 3 * * *  ",
+        ] {
+            assert_eq!(validate_schedule(good), Ok(()), "{good}");
+        }
+    }
+
+    #[test]
+    fn bad_schedules_are_refused_with_a_reason() {
+        for bad in [
+            "61 * * * *",
+            "* * *",
+            "0 0 3 * * *",
+            "0 24 * * *",
+            "0 0 32 * *",
+            "0 0 * 13 *",
+            "0 0 * * 7",
+            "0 0 L * *",
+            "0 0 * * 5#2",
+            "0 0 * * FRIDAY",
+            "*/ * * * *",
+            "a * * * *",
+            "@every 1h",
+            "@often",
+            "",
+            "TZ=UTC 0 3 * * *",
+        ] {
+            let error = validate_schedule(bad).expect_err(bad);
+            assert!(error.contains("invalid schedule"), "{bad}: {error}");
+        }
+        let error = validate_schedule("61 * * * *").expect_err("minute 61");
+        assert!(error.contains("61"), "{error}");
+        let error = validate_schedule("* * *").expect_err("three fields");
+        assert!(error.contains("3 fields"), "{error}");
+    }
+
+    const REPORT: &str = r#"{"id":"20250301T030000Z-1a2b","location":"s3://shop-backups/demo/20250301T030000Z-1a2b.dump.zst","sizeBytes":1048576,"createdAt":"2025-03-01T03:00:00.123456789Z"}"#;
+
+    #[test]
+    fn a_report_is_parsed_from_a_termination_message() {
+        let report = parse_report(&format!("{REPORT}\n")).expect("a report");
+        assert_eq!(report.id, "20250301T030000Z-1a2b");
+        assert_eq!(report.size_bytes, 1_048_576);
+        assert!(report.location.ends_with(".dump.zst"));
+        assert!(report.created_at.is_some());
+        assert_eq!(parse_report(""), None);
+        assert_eq!(parse_report("error: backup failed: pg_dump exited 1"), None);
+        assert_eq!(parse_report(&REPORT[..40]), None, "truncated");
+    }
+
+    fn time(text: &str) -> Time {
+        Time(text.parse().expect("a timestamp"))
+    }
+
+    fn job(name: &str, started: &str, condition: Option<(&str, &str)>) -> Job {
+        let conditions = condition.map(|(type_, at)| {
+            vec![JobCondition {
+                type_: type_.to_owned(),
+                status: "True".to_owned(),
+                last_transition_time: Some(time(at)),
+                ..JobCondition::default()
+            }]
+        });
+        let completion_time = match condition {
+            Some(("Complete", at)) => Some(time(at)),
+            _ => None,
+        };
+        Job {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                creation_timestamp: Some(time(started)),
+                ..ObjectMeta::default()
+            },
+            status: Some(JobStatus {
+                start_time: Some(time(started)),
+                completion_time,
+                conditions,
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn runs_are_newest_first_with_outcome_time_and_report() {
+        let jobs = [
+            job(
+                "nightly-backup-100",
+                "2025-03-01T03:00:00Z",
+                Some(("Complete", "2025-03-01T03:02:00Z")),
+            ),
+            job("nightly-backup-300", "2025-03-03T03:00:00Z", None),
+            job(
+                "nightly-backup-200",
+                "2025-03-02T03:00:00Z",
+                Some(("Failed", "2025-03-02T03:05:00Z")),
+            ),
+        ];
+        let reports = BTreeMap::from([(
+            "nightly-backup-100".to_owned(),
+            parse_report(REPORT).expect("a report"),
+        )]);
+        let runs = backup_runs(&jobs, &reports);
+        let summary: Vec<(&str, &str, String)> = runs
+            .iter()
+            .map(|run| {
+                (
+                    run.job.as_str(),
+                    run.outcome.as_str(),
+                    run.time.0.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "nightly-backup-300",
+                    "Running",
+                    "2025-03-03T03:00:00Z".to_owned()
+                ),
+                (
+                    "nightly-backup-200",
+                    "Failed",
+                    "2025-03-02T03:05:00Z".to_owned()
+                ),
+                (
+                    "nightly-backup-100",
+                    "Succeeded",
+                    "2025-03-01T03:02:00Z".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(runs[2].size_bytes, Some(1_048_576));
+        assert_eq!(
+            runs[2].location.as_deref(),
+            Some("s3://shop-backups/demo/20250301T030000Z-1a2b.dump.zst")
+        );
+        assert_eq!(
+            (runs[0].size_bytes, runs[1].location.as_ref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn at_most_ten_runs_are_kept() {
+        let jobs: Vec<Job> = (0..15)
+            .map(|day| {
+                job(
+                    &format!("nightly-backup-{day:02}"),
+                    &format!("2025-03-{:02}T03:00:00Z", day + 1),
+                    Some(("Complete", &format!("2025-03-{:02}T03:01:00Z", day + 1))),
+                )
+            })
+            .collect();
+        let runs = backup_runs(&jobs, &BTreeMap::new());
+        assert_eq!(runs.len(), 10);
+        assert_eq!(runs[0].job, "nightly-backup-14");
+        assert_eq!(runs[9].job, "nightly-backup-05");
+        assert!(runs.iter().all(|run| run.size_bytes.is_none()));
+    }
+
+    #[test]
+    fn reports_come_from_backup_containers_that_exited_zero() {
+        let pod = |job: &str, exit_code: i32, message: &str| Pod {
+            metadata: ObjectMeta {
+                name: Some(format!("{job}-x7k2p")),
+                labels: Some(BTreeMap::from([(
+                    "batch.kubernetes.io/job-name".to_owned(),
+                    job.to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            status: Some(PodStatus {
+                container_statuses: Some(vec![ContainerStatus {
+                    name: CONTAINER.to_owned(),
+                    state: Some(ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            exit_code,
+                            message: Some(message.to_owned()),
+                            ..ContainerStateTerminated::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        let reports = reports_from_pods(&[
+            pod("nightly-backup-1", 0, REPORT),
+            pod("nightly-backup-2", 1, REPORT),
+            pod("nightly-backup-3", 0, "not json"),
+        ]);
+        assert_eq!(reports.keys().collect::<Vec<_>>(), ["nightly-backup-1"]);
+    }
+
+    #[test]
+    fn a_scheduled_backup_to_a_new_claim() {
+        let backup = scheduled_pvc();
+        insta::assert_yaml_snapshot!(
+            "scheduled_pvc_cron_job",
+            backup_cron_job(&backup, &shop(), VERSION)
+        );
+        insta::assert_yaml_snapshot!("scheduled_pvc_claim", backup_claim(&backup));
+    }
+
+    #[test]
+    fn a_one_shot_backup_to_s3() {
+        insta::assert_yaml_snapshot!(
+            "one_shot_s3_job",
+            backup_job(&one_shot_s3(), &shop(), VERSION)
+        );
+    }
+}
