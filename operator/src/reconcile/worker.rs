@@ -1,15 +1,167 @@
-//! Reconciles a `Worker`.
+//! Reconciles a `Worker`: a Deployment of `shop-workers --only TYPE` wired to its Shop's
+//! configuration and Secrets, at the version the Shop runs (never ahead of the Shop's schema).
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use serde_json::json;
 
+use crate::apply::{apply, delete_owned};
+use crate::build::service_monitor::SERVICE_MONITOR_CRD;
+use crate::build::worker as build;
+use crate::conditions::{self, Observed};
 use crate::context::Context;
-use crate::crd::Worker;
-use crate::error::Result;
+use crate::crd::{Shop, Worker, WorkerStatus};
+use crate::error::{Error, Result};
+use crate::labels::{self, MANAGER};
+use crate::names;
+
+/// How soon to look again while waiting for the Shop or for pods.
+const WAITING_REQUEUE: Duration = Duration::from_secs(30);
+/// How soon to look again when the pool is ready.
+const STEADY_REQUEUE: Duration = Duration::from_secs(300);
 
 /// Brings the cluster in line with one Worker.
 pub async fn reconcile(worker: Arc<Worker>, ctx: Arc<Context>) -> Result<Action> {
-    let _ = (worker, ctx);
-    Ok(Action::await_change())
+    let namespace = worker
+        .namespace()
+        .ok_or_else(|| Error::InvalidSpec("a Worker is namespaced".to_owned()))?;
+    let shops: Api<Shop> = Api::namespaced(ctx.client.clone(), &namespace);
+    let shop_ref = &worker.spec.shop_ref;
+    let mut status = worker.status.clone().unwrap_or_default();
+    status.selector = Some(labels::to_selector_string(&build::worker_selector(&worker)));
+    let observed = match shops.get_opt(shop_ref).await? {
+        None => vec![
+            Observed::no(
+                "ShopFound",
+                "ShopNotFound",
+                format!("Shop {shop_ref} does not exist"),
+            ),
+            Observed::no(
+                "Ready",
+                "ShopNotFound",
+                format!("waiting for Shop {shop_ref}"),
+            ),
+        ],
+        Some(shop) if shop.spec.paused => vec![
+            Observed::yes("ShopFound", "ShopFound", format!("Shop {shop_ref}")),
+            Observed::no("Ready", "ShopPaused", format!("Shop {shop_ref} is paused")),
+        ],
+        Some(shop) => match shop.status.as_ref().and_then(|s| s.running_version.clone()) {
+            None => vec![
+                Observed::yes("ShopFound", "ShopFound", format!("Shop {shop_ref}")),
+                Observed::no(
+                    "Ready",
+                    "WaitingForShop",
+                    format!("Shop {shop_ref} has not finished its first migration"),
+                ),
+            ],
+            Some(version) => {
+                let ready = apply_pool(&ctx, &worker, &shop, &version, &mut status).await?;
+                vec![
+                    Observed::yes("ShopFound", "ShopFound", format!("Shop {shop_ref}")),
+                    if ready {
+                        Observed::yes(
+                            "Ready",
+                            "Ready",
+                            format!(
+                                "{} of {} replicas ready",
+                                status.ready_replicas, status.replicas
+                            ),
+                        )
+                    } else {
+                        Observed::no(
+                            "Ready",
+                            "RollingOut",
+                            format!(
+                                "{} of {} replicas ready",
+                                status.ready_replicas, status.replicas
+                            ),
+                        )
+                    },
+                ]
+            }
+        },
+    };
+    let ready = observed.iter().any(|c| c.type_ == "Ready" && c.status);
+    status.observed_generation = worker.metadata.generation;
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &observed,
+        worker.metadata.generation,
+        Timestamp::now(),
+    );
+    write_status(&ctx, &worker, &namespace, status).await?;
+    Ok(Action::requeue(if ready {
+        STEADY_REQUEUE
+    } else {
+        WAITING_REQUEUE
+    }))
+}
+
+/// Applies the pool's objects and reads its replica counts into `status`; returns whether every
+/// wanted replica runs the current spec.
+async fn apply_pool(
+    ctx: &Context,
+    worker: &Worker,
+    shop: &Shop,
+    version: &str,
+    status: &mut WorkerStatus,
+) -> Result<bool> {
+    let client = &ctx.client;
+    let namespace = worker.namespace().unwrap_or_default();
+    let name = names::worker(&worker.name_any());
+    let (deployment, _) = apply(client, &build::worker_deployment(worker, shop, version)).await?;
+    apply(client, &build::worker_service(worker, shop)).await?;
+    let uid = worker.uid().unwrap_or_default();
+    match build::worker_hpa(worker) {
+        Some(hpa) => {
+            apply(client, &hpa).await?;
+        }
+        None => {
+            delete_owned::<HorizontalPodAutoscaler>(client, &namespace, &name, &uid).await?;
+        }
+    }
+    if shop.spec.monitoring.service_monitor {
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        if crds.get_opt(SERVICE_MONITOR_CRD).await?.is_some() {
+            apply(client, &build::worker_service_monitor(worker, shop)).await?;
+        }
+    }
+    let live = deployment.status.unwrap_or_default();
+    status.replicas = live.replicas.unwrap_or(0);
+    status.ready_replicas = live.ready_replicas.unwrap_or(0);
+    let wanted = deployment
+        .spec
+        .and_then(|spec| spec.replicas)
+        .unwrap_or(status.replicas);
+    Ok(live.observed_generation >= deployment.metadata.generation
+        && live.updated_replicas.unwrap_or(0) >= wanted
+        && status.ready_replicas >= wanted)
+}
+
+async fn write_status(
+    ctx: &Context,
+    worker: &Worker,
+    namespace: &str,
+    status: WorkerStatus,
+) -> Result<()> {
+    if worker.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<Worker> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({ "status": status });
+    api.patch_status(
+        &worker.name_any(),
+        &PatchParams::apply(MANAGER),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }

@@ -1,0 +1,213 @@
+//! The Backup reconciler against an in-memory Kubernetes API.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{FakeCluster, NAMESPACE};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use serde_json::{Value, json};
+use shop_operator::context::Context;
+use shop_operator::crd::{Backup, Shop};
+use shop_operator::names;
+use shop_operator::reconcile::backup::reconcile;
+
+async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Backup {
+    let backup: Backup = cluster.get("nightly").await.expect("the Backup exists");
+    reconcile(Arc::new(backup), ctx.clone())
+        .await
+        .expect("reconcile succeeds");
+    cluster.get("nightly").await.expect("the Backup exists")
+}
+
+fn condition(backup: &Backup, type_: &str) -> (String, String) {
+    let found = backup
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", backup.status));
+    (found.status.clone(), found.reason.clone())
+}
+
+async fn running_shop(cluster: &FakeCluster) {
+    cluster
+        .create::<Shop>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
+            "metadata": {"name": "demo", "namespace": NAMESPACE}, "spec": {"version": "1.0.0"},
+        }))
+        .await;
+    cluster
+        .set_status::<Shop>("demo", json!({"runningVersion": "1.0.0"}))
+        .await;
+}
+
+async fn backup(cluster: &FakeCluster, spec: Value) {
+    cluster
+        .create::<Backup>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Backup",
+            "metadata": {"name": "nightly", "namespace": NAMESPACE}, "spec": spec,
+        }))
+        .await;
+}
+
+#[tokio::test]
+async fn a_scheduled_backup_becomes_a_cron_job_on_its_own_claim() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    running_shop(&cluster).await;
+    backup(
+        &cluster,
+        json!({
+            "shopRef": "demo", "schedule": "0 3 * * *",
+            "retention": {"keepLast": 7, "maxAge": "30d"},
+            "storage": {"pvc": {"size": "5Gi"}},
+        }),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+
+    let cron_job: CronJob = cluster.get("nightly-backup").await.expect("CronJob");
+    let spec = cron_job.spec.expect("spec");
+    assert_eq!(spec.schedule, "0 3 * * *");
+    let pod = spec
+        .job_template
+        .spec
+        .expect("job spec")
+        .template
+        .spec
+        .expect("pod spec");
+    let args = pod.containers[0].args.clone().expect("args");
+    assert_eq!(args[..2], ["backup".to_owned(), "create".to_owned()]);
+    assert!(
+        args.windows(2).any(|pair| pair == ["--keep-last", "7"]),
+        "{args:?}"
+    );
+    assert!(
+        cluster
+            .get::<PersistentVolumeClaim>(&names::backup_claim("nightly"))
+            .await
+            .is_some()
+    );
+    assert!(
+        cluster
+            .get::<Job>(&names::backup_job("nightly", 1))
+            .await
+            .is_none(),
+        "no one-off Job"
+    );
+    assert_eq!(
+        condition(&backup, "Ready"),
+        ("True".into(), "Scheduled".into())
+    );
+
+    cluster.take_writes();
+    pass(&cluster, &ctx).await;
+    assert_eq!(
+        cluster.take_writes(),
+        Vec::<String>::new(),
+        "a second pass writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_one_off_backup_runs_a_job_and_reports_where_the_backup_went() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    running_shop(&cluster).await;
+    backup(&cluster, json!({
+        "shopRef": "demo",
+        "storage": {"s3": {"bucket": "shop-backups", "prefix": "demo", "secretRef": {"name": "s3"}}},
+    }))
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    let generation = backup.metadata.generation.expect("generation");
+    let job_name = names::backup_job("nightly", generation);
+    let job: Job = cluster.get(&job_name).await.expect("the Job");
+    assert!(cluster.get::<CronJob>("nightly-backup").await.is_none());
+    let labels = job.metadata.labels.clone().expect("labels");
+
+    // The Job succeeds; its pod left the report in its termination message.
+    cluster
+        .set_status::<Job>(
+            &job_name,
+            json!({"startTime": "2026-11-29T03:00:00Z", "completionTime": "2026-11-29T03:01:00Z",
+                   "conditions": [{"type": "Complete", "status": "True"}]}),
+        )
+        .await;
+    let mut pod_labels = serde_json::to_value(&labels).expect("labels");
+    pod_labels["batch.kubernetes.io/job-name"] = json!(job_name);
+    cluster
+        .create::<Pod>(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{job_name}-x1"), "namespace": NAMESPACE, "labels": pod_labels},
+            "spec": {"containers": [{"name": "backup", "image": "x"}]},
+        }))
+        .await;
+    cluster
+        .set_status::<Pod>(
+            &format!("{job_name}-x1"),
+            json!({"containerStatuses": [{
+                "name": "backup", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "message":
+                    "{\"id\":\"20261129T030000Z\",\"location\":\"s3://shop-backups/demo/20261129T030000Z.dump.zst\",\"sizeBytes\":12345}"}}
+            }]}),
+        )
+        .await;
+    let backup = pass(&cluster, &ctx).await;
+    let status = backup.status.as_ref().expect("status");
+    let last = status
+        .last_successful_backup
+        .as_ref()
+        .expect("a successful backup");
+    assert_eq!(last.size_bytes, Some(12345));
+    assert_eq!(
+        last.location.as_deref(),
+        Some("s3://shop-backups/demo/20261129T030000Z.dump.zst")
+    );
+    assert_eq!(status.history.len(), 1);
+    assert_eq!(
+        condition(&backup, "LastBackupSucceeded"),
+        ("True".into(), "Succeeded".into())
+    );
+    assert_eq!(
+        condition(&backup, "Ready"),
+        ("True".into(), "Completed".into())
+    );
+}
+
+#[tokio::test]
+async fn an_impossible_schedule_is_reported_and_creates_nothing() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    running_shop(&cluster).await;
+    backup(&cluster, json!({
+        "shopRef": "demo", "schedule": "61 * * * *", "storage": {"pvc": {"claimName": "backups"}},
+    }))
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    assert_eq!(condition(&backup, "Ready").1, "InvalidSchedule");
+    assert!(cluster.get::<CronJob>("nightly-backup").await.is_none());
+}
+
+#[tokio::test]
+async fn a_backup_of_a_missing_shop_waits() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    backup(
+        &cluster,
+        json!({"shopRef": "demo", "storage": {"pvc": {"claimName": "backups"}}}),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    assert_eq!(
+        condition(&backup, "Ready"),
+        ("False".into(), "ShopNotFound".into())
+    );
+    assert!(
+        cluster
+            .get::<Job>(&names::backup_job("nightly", 1))
+            .await
+            .is_none()
+    );
+}
