@@ -21,3 +21,191 @@ fn committed_crds_match_the_types() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CEL rules, evaluated offline by kube's CEL interpreter against the committed schemas.
+
+use kube::core::cel::Validator;
+use serde_json::{Value, json};
+
+/// The openAPIV3Schema of the committed CRD in `file`.
+fn schema(file: &str) -> Value {
+    let path = crds_dir().join(file);
+    let text = std::fs::read_to_string(&path).expect("committed CRD");
+    let crd: Value = serde_yaml::from_str(&text).expect("CRD YAML");
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+fn shop(spec: Value) -> Value {
+    json!({"apiVersion": "shop.dev/v1alpha1", "kind": "Shop", "metadata": {"name": "demo"}, "spec": spec})
+}
+
+fn backup(spec: Value) -> Value {
+    json!({"apiVersion": "shop.dev/v1alpha1", "kind": "Backup", "metadata": {"name": "nightly"}, "spec": spec})
+}
+
+/// The messages of the rules `object` breaks (empty when it is valid).
+fn broken(file: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
+    match Validator::new().validate(&schema(file), object, old) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .as_slice()
+            .iter()
+            .map(|error| error.message.clone())
+            .collect(),
+    }
+}
+
+#[test]
+fn every_sample_passes_the_cel_rules() {
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/samples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&samples).expect("manifests/samples") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("sample");
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let object: Value = serde::Deserialize::deserialize(document).expect("YAML");
+            let file = match object["kind"].as_str() {
+                Some("Shop") => "shop.dev_shops.yaml",
+                Some("Worker") => "shop.dev_workers.yaml",
+                Some("Backup") => "shop.dev_backups.yaml",
+                _ => continue,
+            };
+            assert_eq!(
+                broken(file, &object, None),
+                Vec::<String>::new(),
+                "{}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 8,
+        "only {checked} custom resources in the samples"
+    );
+}
+
+#[test]
+fn a_backend_is_exactly_one_of_managed_or_external_and_cannot_switch() {
+    let both = shop(json!({"version": "1.0.0", "database": {
+        "managed": {}, "external": {"secretRef": {"name": "db"}}}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &both, None),
+        ["set exactly one of managed or external"]
+    );
+    let neither = shop(json!({"version": "1.0.0", "redis": {}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &neither, None),
+        ["set exactly one of managed or external"]
+    );
+
+    let managed = shop(json!({"version": "1.0.0", "database": {"managed": {}}}));
+    let external =
+        shop(json!({"version": "1.0.0", "database": {"external": {"secretRef": {"name": "db"}}}}));
+    let messages = broken("shop.dev_shops.yaml", &external, Some(&managed));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("a backend cannot switch")),
+        "{messages:?}"
+    );
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &managed, Some(&managed)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn managed_storage_is_immutable_and_autoscaling_bounds_are_ordered() {
+    let small =
+        shop(json!({"version": "1", "database": {"managed": {"storage": {"size": "1Gi"}}}}));
+    let large =
+        shop(json!({"version": "2", "database": {"managed": {"storage": {"size": "5Gi"}}}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &large, Some(&small)),
+        ["storage is immutable"]
+    );
+
+    let inverted =
+        shop(json!({"version": "1", "api": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &inverted, None),
+        ["maxReplicas must be at least minReplicas"]
+    );
+}
+
+#[test]
+fn worker_type_and_shop_are_immutable() {
+    let email = json!({"apiVersion": "shop.dev/v1alpha1", "kind": "Worker", "metadata": {"name": "w"},
+        "spec": {"shopRef": "demo", "type": "email"}});
+    let mut invoice = email.clone();
+    invoice["spec"]["type"] = json!("invoice");
+    invoice["spec"]["shopRef"] = json!("other");
+    let mut messages = broken("shop.dev_workers.yaml", &invoice, Some(&email));
+    messages.sort();
+    assert_eq!(messages, ["shopRef is immutable", "type is immutable"]);
+}
+
+#[test]
+fn backup_schedules_retention_and_storage_are_checked() {
+    let pvc = json!({"pvc": {"claimName": "backups"}});
+    for good in [
+        "0 3 * * *",
+        "*/15 * * * *",
+        "0 0 1 jan,jul *",
+        "30 2 * * MON-FRI",
+        "@daily",
+    ] {
+        let object = backup(json!({"shopRef": "demo", "schedule": good, "storage": pvc}));
+        assert_eq!(
+            broken("shop.dev_backups.yaml", &object, None),
+            Vec::<String>::new(),
+            "{good}"
+        );
+    }
+    for bad in ["every day", "* * * *", "0 3 * * * *", "@fortnightly"] {
+        let object = backup(json!({"shopRef": "demo", "schedule": bad, "storage": pvc}));
+        let messages = broken("shop.dev_backups.yaml", &object, None);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("schedule must be five cron fields")),
+            "{bad}: {messages:?}"
+        );
+    }
+    let zero = backup(json!({"shopRef": "demo", "retention": {"keepLast": 0}, "storage": pvc}));
+    assert_eq!(
+        broken("shop.dev_backups.yaml", &zero, None),
+        ["keepLast must be greater than 0"]
+    );
+    let empty = backup(json!({"shopRef": "demo", "retention": {}, "storage": pvc}));
+    assert_eq!(
+        broken("shop.dev_backups.yaml", &empty, None),
+        ["retention needs keepLast, maxAge or both"]
+    );
+    let wordy = backup(json!({"shopRef": "demo", "retention": {"maxAge": "30 d"}, "storage": pvc}));
+    assert!(broken("shop.dev_backups.yaml", &wordy, None)[0].starts_with("maxAge must be"));
+    let both = backup(json!({"shopRef": "demo", "storage": {
+        "pvc": {"size": "1Gi"}, "s3": {"bucket": "bkt", "secretRef": {"name": "s3"}}}}));
+    assert_eq!(
+        broken("shop.dev_backups.yaml", &both, None),
+        ["set exactly one of storage.pvc or storage.s3"]
+    );
+    let vague = backup(json!({"shopRef": "demo", "storage": {"pvc": {}}}));
+    assert_eq!(
+        broken("shop.dev_backups.yaml", &vague, None),
+        ["set exactly one of claimName (an existing claim) or size (a new one)"]
+    );
+}
+
+#[test]
+fn names_longer_than_forty_characters_are_refused() {
+    let mut long = shop(json!({"version": "1.0.0"}));
+    long["metadata"]["name"] = json!("a".repeat(41));
+    let messages = broken("shop.dev_shops.yaml", &long, None);
+    assert!(
+        messages.iter().any(|m| m.contains("at most 40 characters")),
+        "{messages:?}"
+    );
+}
