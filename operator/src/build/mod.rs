@@ -6,6 +6,10 @@
 //! container gets.
 
 pub mod backup;
+pub mod service_monitor;
+pub mod shop;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, EnvFromSource, EnvVar, EnvVarSource, PodSecurityContext,

@@ -1,0 +1,70 @@
+//! A minimal typed `ServiceMonitor` (Prometheus Operator, `monitoring.coreos.com/v1`).
+//!
+//! Only the fields the operator sets are modelled. The CRD belongs to the Prometheus Operator, so
+//! this type is deliberately not part of [`crate::crd::all`]: the operator never installs it, it only
+//! creates ServiceMonitors when [`SERVICE_MONITOR_CRD`] exists and a resource asks for one.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Name of the Prometheus Operator's CRD that must exist before a [`ServiceMonitor`] can be applied.
+pub const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
+
+/// Which Services Prometheus scrapes, and how.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "monitoring.coreos.com",
+    version = "v1",
+    kind = "ServiceMonitor",
+    namespaced
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorSpec {
+    /// Services (by label) whose endpoints are scraped.
+    pub selector: LabelSelector,
+    /// How each matching Service is scraped.
+    pub endpoints: Vec<ServiceMonitorEndpoint>,
+    /// Namespaces the selected Services live in; the ServiceMonitor's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<NamespaceSelector>,
+}
+
+/// One scraped port of the selected Services.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorEndpoint {
+    /// Name of the Service port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// HTTP path of the metrics (`/metrics` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Scrape interval such as `30s`; Prometheus' global one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+}
+
+impl ServiceMonitorEndpoint {
+    /// An endpoint scraping `path` on the named Service port every `interval`.
+    pub fn new(port: &str, path: &str, interval: &str) -> Self {
+        Self {
+            port: Some(port.to_owned()),
+            path: Some(path.to_owned()),
+            interval: Some(interval.to_owned()),
+        }
+    }
+}
+
+/// Namespaces a ServiceMonitor selects Services from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSelector {
+    /// Every namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any: Option<bool>,
+    /// These namespaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_names: Vec<String>,
+}

@@ -1,0 +1,21 @@
+//! The ServiceMonitor that has Prometheus scrape the API.
+
+use kube::ResourceExt;
+
+use super::api_deployment::HTTP_PORT;
+use super::{api_labels, api_selector, child_meta, match_labels};
+use crate::build::service_monitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec};
+use crate::crd::Shop;
+use crate::names;
+
+/// `/metrics` on the API Service's `http` port every 30 seconds.
+pub fn api_service_monitor(shop: &Shop) -> ServiceMonitor {
+    ServiceMonitor {
+        metadata: child_meta(shop, names::api(&shop.name_any()), api_labels(shop)),
+        spec: ServiceMonitorSpec {
+            selector: match_labels(api_selector(shop)),
+            endpoints: vec![ServiceMonitorEndpoint::new(HTTP_PORT, "/metrics", "30s")],
+            namespace_selector: None,
+        },
+    }
+}
