@@ -1,0 +1,163 @@
+//! Every object the builders emit for the sample resources validates against the official
+//! Kubernetes schemas (`k8s-validate`, offline), and the samples against the committed CRDs.
+//!
+//! The tool lives beside the repository (`../shared/tools`) or in `$SHOP_TOOLS`; this test fails,
+//! rather than skips, when it cannot be found, so CI cannot pass without the check having run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kube::core::ObjectMeta;
+use serde_json::Value;
+use shop_operator::build::{backup, shop, worker};
+use shop_operator::crd::{Backup, Shop, Worker};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn k8s_validate() -> PathBuf {
+    let candidates = std::env::var_os("SHOP_TOOLS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            repo().join("../shared/tools"),
+            PathBuf::from("/work/shared/tools"),
+        ]);
+    for folder in candidates {
+        let tool = folder.join("k8s-validate");
+        if tool.is_file() {
+            return tool;
+        }
+    }
+    panic!("k8s-validate not found: set SHOP_TOOLS to the folder holding it");
+}
+
+/// The custom resources of `manifests/samples/`, as they would come back from the API server.
+fn samples() -> Vec<Value> {
+    let mut objects = Vec::new();
+    let folder = repo().join("manifests/samples");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .expect("manifests/samples")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    for (index, path) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(path).expect("sample");
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let mut object: Value = serde::Deserialize::deserialize(document).expect("YAML");
+            object["metadata"]["namespace"] = "shop".into();
+            object["metadata"]["uid"] = format!("00000000-0000-0000-0000-{index:012}").into();
+            object["metadata"]["generation"] = 1.into();
+            objects.push(object);
+        }
+    }
+    objects
+}
+
+fn of_kind<K: serde::de::DeserializeOwned>(samples: &[Value], kind: &str) -> Vec<K> {
+    samples
+        .iter()
+        .filter(|object| object["kind"] == kind)
+        .map(|object| serde_json::from_value(object.clone()).expect("sample parses as its type"))
+        .collect()
+}
+
+fn json(object: impl serde::Serialize) -> Value {
+    serde_json::to_value(object).expect("objects serialise")
+}
+
+/// Everything the operator would create for the samples.
+fn emitted() -> Vec<Value> {
+    let samples = samples();
+    let shops: Vec<Shop> = of_kind(&samples, "Shop");
+    let workers: Vec<Worker> = of_kind(&samples, "Worker");
+    let backups: Vec<Backup> = of_kind(&samples, "Backup");
+    assert!(
+        shops.len() >= 2 && workers.len() >= 4 && backups.len() >= 2,
+        "samples are missing"
+    );
+    let secret = || "generated-secret".to_owned();
+    let mut objects = Vec::new();
+    for shop in &shops {
+        objects.extend(shop::shop_objects(shop, &shop.spec.version, &secret));
+    }
+    // Workers and Backups name the minimal Shop; give it a name they all agree on.
+    let mut target = shops[0].clone();
+    target.metadata = ObjectMeta {
+        name: Some(workers[0].spec.shop_ref.clone()),
+        ..target.metadata
+    };
+    for worker in &workers {
+        objects.push(json(worker::worker_deployment(worker, &target, "0.1.0")));
+        objects.push(json(worker::worker_service(worker, &target)));
+        objects.extend(worker::worker_hpa(worker).map(json));
+        objects.push(json(worker::worker_service_monitor(worker, &target)));
+    }
+    for item in &backups {
+        if item.spec.schedule.is_some() {
+            objects.push(json(backup::backup_cron_job(item, &target, "0.1.0")));
+        } else {
+            objects.push(json(backup::backup_job(item, &target, "0.1.0")));
+        }
+        objects.extend(backup::backup_claim(item).map(json));
+    }
+    objects
+}
+
+fn run(tool: &Path, args: &[&Path]) -> (bool, String) {
+    let output = Command::new(tool)
+        .arg("--strict")
+        .args(args)
+        .output()
+        .expect("run k8s-validate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn every_emitted_object_matches_the_kubernetes_schemas() {
+    let objects = emitted();
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("emitted.yaml");
+    let mut yaml = String::new();
+    for object in &objects {
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(object).expect("YAML"));
+    }
+    std::fs::write(&file, yaml).expect("write");
+    let monitor_crd = repo().join("tests/packaging/servicemonitor-crd.yaml");
+    let (ok, report) = run(&k8s_validate(), &[Path::new("--crd"), &monitor_crd, &file]);
+    assert!(ok, "{report}");
+    assert!(
+        report.contains(&format!("{} valid, 0 invalid, 0 skipped", objects.len())),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_samples_match_the_committed_crds() {
+    let mut args: Vec<PathBuf> = Vec::new();
+    for crd in [
+        "shop.dev_shops.yaml",
+        "shop.dev_workers.yaml",
+        "shop.dev_backups.yaml",
+    ] {
+        args.push("--crd".into());
+        args.push(repo().join("crds").join(crd));
+    }
+    let samples = repo().join("manifests/samples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .expect("samples")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    args.extend(files);
+    let args: Vec<&Path> = args.iter().map(PathBuf::as_path).collect();
+    let (ok, report) = run(&k8s_validate(), &args);
+    assert!(ok && report.contains(" 0 invalid, 0 skipped"), "{report}");
+}
