@@ -5,10 +5,16 @@
 
 pub mod apply;
 pub mod build;
+pub mod cli;
 pub mod conditions;
 pub mod context;
+pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod http;
 pub mod labels;
+pub mod leader;
+pub mod metrics;
 pub mod names;
 pub mod reconcile;
+pub mod telemetry;
