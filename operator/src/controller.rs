@@ -143,7 +143,7 @@ impl State {
 /// `namespaces` empty means one set of controllers over all namespaces.
 pub async fn run(
     client: Client,
-    namespaces: &[String],
+    namespaces: Vec<String>,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) {

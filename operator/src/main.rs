@@ -63,6 +63,7 @@ async fn operate(args: RunArgs) -> anyhow::Result<()> {
     // The HTTP server comes up first so that liveness holds while the startup checks run, and
     // goes down last so that it answers while the controllers wind down.
     let listener = http::bind(args.metrics_addr).await?;
+    let serving = listener.local_addr().unwrap_or(args.metrics_addr);
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(http::serve(
         listener,
@@ -71,7 +72,7 @@ async fn operate(args: RunArgs) -> anyhow::Result<()> {
             let _ = http_stopped.await;
         },
     ));
-    tracing::info!(addr = %args.metrics_addr, "serving /metrics, /healthz and /readyz");
+    tracing::info!(addr = %serving, "serving /metrics, /healthz and /readyz");
 
     controller::check_crds(client.clone()).await?;
     health.set_crds_installed();
@@ -127,7 +128,7 @@ async fn lead(
     );
     metrics.set_leader(true);
     health.set_leading(true);
-    let controllers = controller::run(client, &namespaces, metrics.clone(), stop.clone());
+    let controllers = controller::run(client, namespaces, metrics.clone(), stop.clone());
     health.set_controllers_running(true);
     let outcome = tokio::select! {
         () = controllers => if *stop.borrow() {
