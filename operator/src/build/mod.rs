@@ -10,6 +10,7 @@ pub mod service_monitor;
 pub mod shop;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod worker;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, EnvFromSource, EnvVar, EnvVarSource, PodSecurityContext,
