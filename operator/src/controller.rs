@@ -111,6 +111,31 @@ pub fn retry_delay(reason: &str, consecutive_failures: u32) -> Duration {
     (base * 2u32.pow(doublings)).min(Duration::from_secs(300))
 }
 
+/// `(API group, plural)` of every kind the controllers list and watch, for RBAC checks. Keep in
+/// step with the `Controller::new`, `.owns` and `.watches` calls below.
+pub fn watched_resources() -> Vec<(String, String)> {
+    fn resource<K: Resource<DynamicType = ()>>() -> (String, String) {
+        (K::group(&()).into_owned(), K::plural(&()).into_owned())
+    }
+    vec![
+        resource::<Shop>(),
+        resource::<Worker>(),
+        resource::<Backup>(),
+        resource::<Secret>(),
+        resource::<ConfigMap>(),
+        resource::<Service>(),
+        resource::<StatefulSet>(),
+        resource::<Deployment>(),
+        resource::<Job>(),
+        resource::<CronJob>(),
+        resource::<PersistentVolumeClaim>(),
+        resource::<PodDisruptionBudget>(),
+        resource::<HorizontalPodAutoscaler>(),
+        resource::<Ingress>(),
+        resource::<NetworkPolicy>(),
+    ]
+}
+
 /// What every reconcile of every controller shares.
 #[derive(Debug)]
 struct State {

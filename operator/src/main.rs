@@ -137,8 +137,8 @@ async fn lead(
             Err(anyhow!("the controllers stopped unexpectedly"))
         },
         // Dropping the controllers aborts their reconciles: another replica now leads.
-        () = election.lost() => Err(anyhow!(
-            "lost the leader Lease: exiting so that this pod restarts as a standby"
+        reason = election.lost() => Err(anyhow!(
+            "no longer the leader ({reason}): exiting so that this pod restarts as a standby"
         )),
     };
     metrics.set_leader(false);
