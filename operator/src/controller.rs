@@ -234,6 +234,8 @@ impl Scope {
     }
 }
 
+/// `any_semantic` lets the API server answer lists from its cache. `.owns` watches only the
+/// children's metadata, so Secrets and ConfigMaps are never held in memory.
 fn watch_config() -> watcher::Config {
     watcher::Config::default().any_semantic()
 }
@@ -245,6 +247,9 @@ fn controller_config() -> Config {
         .debounce(Duration::from_millis(500))
 }
 
+/// The graceful-shutdown trigger of one controller. Not `Controller::shutdown_on_signal`: one
+/// signal handler (in `main`) stops the HTTP server, the election and every controller together,
+/// and a second signal exits at once.
 fn stopped(stop: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
     let mut stop = stop.clone();
     async move {
