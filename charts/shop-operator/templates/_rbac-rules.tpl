@@ -9,14 +9,18 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 */}}
 
 {{- define "shop-operator.rules.namespaced" -}}
-# The operator's own custom resources: watched, and patched (finalizers, server-side apply).
+# The operator's own custom resources: watched; a Shop is also read by its Workers and Backups.
+# The operator never writes their specs (no finalizers: owner references do the cleanup).
 - apiGroups: ["shop.dev"]
-  resources: ["shops", "workers", "backups"]
-  verbs: ["get", "list", "watch", "patch"]
+  resources: ["shops"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["shop.dev"]
+  resources: ["workers", "backups"]
+  verbs: ["list", "watch"]
 # Their status subresources: conditions, runningVersion, endpoints, backup history.
 - apiGroups: ["shop.dev"]
   resources: ["shops/status", "workers/status", "backups/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 # Generated credentials and backend URLs (Secrets), shop settings (ConfigMaps), API and backend
 # Services, volumes of backups that ask for a size (PersistentVolumeClaims).
 - apiGroups: [""]
@@ -25,7 +29,7 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 # Backup pods: read to collect their termination messages (size and location of a backup).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list"]
+  verbs: ["list"]
 # Events on the custom resources.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
@@ -38,31 +42,33 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 - apiGroups: ["batch"]
   resources: ["jobs", "cronjobs"]
   verbs: ["get", "list", "watch", "patch", "create", "delete"]
-# Optional objects, deleted again when the spec stops asking for them.
+# The API's PodDisruptionBudget.
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+  verbs: ["get", "list", "watch", "patch", "create"]
+# Optional objects, deleted again when the spec stops asking for them.
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
   verbs: ["get", "list", "watch", "patch", "create", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses", "networkpolicies"]
   verbs: ["get", "list", "watch", "patch", "create", "delete"]
+# Not watched: the CRD may be absent, and a watch on a missing kind fails.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors"]
-  verbs: ["get", "list", "watch", "patch", "create", "delete"]
+  verbs: ["get", "patch", "create", "delete"]
 {{- end }}
 
 {{- define "shop-operator.rules.cluster" -}}
 # Whether its own CRDs and the Prometheus Operator's ServiceMonitor CRD are installed.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 {{- end }}
 
 {{- define "shop-operator.rules.leaderElection" -}}
 # Leader election: one coordination.k8s.io Lease, so several replicas never reconcile at once.
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "update", "patch"]
+  verbs: ["get", "create", "patch"]
 {{- end }}

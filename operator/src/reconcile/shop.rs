@@ -21,7 +21,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::apply::{Outcome, apply, delete_owned};
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
+use crate::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use crate::build::shop as build;
 use crate::conditions::{self, Observed};
 use crate::context::Context;
@@ -426,6 +426,8 @@ impl Pass<'_> {
     async fn reconcile_service_monitor(&mut self) -> Result<()> {
         let name = names::api(&self.shop.name_any());
         if !self.shop.spec.monitoring.service_monitor {
+            // Turned off again: remove ours (a 404 when the CRD is not installed is "absent").
+            self.delete::<ServiceMonitor>(&name).await?;
             return Ok(());
         }
         let crds: Api<CustomResourceDefinition> = Api::all(self.ctx.client.clone());

@@ -13,7 +13,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::apply::{apply, delete_owned};
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
+use crate::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use crate::build::worker as build;
 use crate::conditions::{self, Observed};
 use crate::context::Context;
@@ -133,6 +133,8 @@ async fn apply_pool(
         if crds.get_opt(SERVICE_MONITOR_CRD).await?.is_some() {
             apply(client, &build::worker_service_monitor(worker, shop)).await?;
         }
+    } else {
+        delete_owned::<ServiceMonitor>(client, &namespace, &name, &uid).await?;
     }
     let live = deployment.status.unwrap_or_default();
     status.replicas = live.replicas.unwrap_or(0);

@@ -19,10 +19,63 @@ use shop_operator::crd::{Backup, Shop, Worker};
 
 pub const NAMESPACE: &str = "shop";
 
-/// The fake API server and the log of writes made to it.
+/// The fake API server, the log of writes made to it, and every HTTP request the code sent.
 pub struct FakeCluster {
+    /// The client the reconcilers get: every request it sends is recorded.
     pub client: Client,
+    /// The client the tests set things up with (not recorded).
+    setup: Client,
     writes: Arc<Mutex<Vec<String>>>,
+    requests: Arc<Mutex<Vec<ApiRequest>>>,
+}
+
+/// One request the operator's code sent to the API server.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: http::Method,
+    pub path: String,
+    pub query: String,
+    /// A server-side apply (which creates the object when it is absent).
+    pub apply: bool,
+}
+
+impl ApiRequest {
+    /// The RBAC permissions this request needs, as (API group, resource[/subresource], verb).
+    pub fn permissions(&self) -> Vec<(String, String, String)> {
+        let parts: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", _version, rest @ ..] => (String::new(), rest),
+            ["apis", group, _version, rest @ ..] => ((*group).to_owned(), rest),
+            _ => panic!("unexpected API path {}", self.path),
+        };
+        let rest = match rest {
+            ["namespaces", _namespace, rest @ ..] if !rest.is_empty() => rest,
+            rest => rest,
+        };
+        let (resource, named) = match rest {
+            [resource] => ((*resource).to_owned(), false),
+            [resource, _name] => ((*resource).to_owned(), true),
+            [resource, _name, subresource] => (format!("{resource}/{subresource}"), true),
+            _ => panic!("unexpected API path {}", self.path),
+        };
+        let watch = self.query.split('&').any(|pair| pair == "watch=true");
+        let verbs: &[&str] = match (&self.method, named) {
+            (&http::Method::GET, true) => &["get"],
+            (&http::Method::GET, false) if watch => &["watch"],
+            (&http::Method::GET, false) => &["list"],
+            (&http::Method::POST, _) => &["create"],
+            (&http::Method::PUT, _) => &["update"],
+            (&http::Method::PATCH, _) if self.apply => &["patch", "create"],
+            (&http::Method::PATCH, _) => &["patch"],
+            (&http::Method::DELETE, true) => &["delete"],
+            (&http::Method::DELETE, false) => &["deletecollection"],
+            (method, _) => panic!("unexpected method {method}"),
+        };
+        verbs
+            .iter()
+            .map(|verb| (group.clone(), resource.clone(), (*verb).to_owned()))
+            .collect()
+    }
 }
 
 fn describe(object: &Value) -> String {
@@ -77,7 +130,7 @@ impl FakeCluster {
                 log(&w6, format!("delete {}", ctx.name));
                 Ok(None)
             });
-        let client = ClientBuilder::new()
+        let fake = ClientBuilder::new()
             .with_resource::<Shop>()
             .with_resource::<Worker>()
             .with_resource::<Backup>()
@@ -86,7 +139,39 @@ impl FakeCluster {
             .build()
             .await
             .expect("fake client builds");
-        Self { client, writes }
+        // A client whose every request is recorded on its way to the fake API server.
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let setup = fake.clone();
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let fake = fake.clone();
+            let log = log.clone();
+            async move {
+                let apply = request
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .is_some_and(|value| value.as_bytes().starts_with(b"application/apply-patch"));
+                log.lock().expect("request log lock").push(ApiRequest {
+                    method: request.method().clone(),
+                    path: request.uri().path().to_owned(),
+                    query: request.uri().query().unwrap_or_default().to_owned(),
+                    apply,
+                });
+                fake.send(request).await
+            }
+        });
+        let client = Client::new(service, "default");
+        Self {
+            client,
+            setup,
+            writes,
+            requests,
+        }
+    }
+
+    /// Every request sent so far.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.requests.lock().expect("request log lock").clone()
     }
 
     /// The reconcile context, with deterministic generated secrets.
@@ -110,7 +195,7 @@ impl FakeCluster {
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
-        Api::namespaced(self.client.clone(), NAMESPACE)
+        Api::namespaced(self.setup.clone(), NAMESPACE)
     }
 
     /// Creates an object from YAML-ish JSON in the test namespace.
@@ -181,7 +266,7 @@ impl FakeCluster {
             },
             status: None,
         };
-        Api::<CustomResourceDefinition>::all(self.client.clone())
+        Api::<CustomResourceDefinition>::all(self.setup.clone())
             .create(&PostParams::default(), &crd)
             .await
             .expect("install the ServiceMonitor CRD");
