@@ -57,6 +57,24 @@ pub enum DomainEvent {
         payment_id: PaymentId,
         reason: String,
     },
+    /// A sale left a product's stock at or below the low-stock threshold.
+    StockLow {
+        product_id: ProductId,
+        sku: String,
+        stock: i64,
+        threshold: i64,
+    },
+    /// Someone looked at a product (for the analytics funnel).
+    ProductViewed {
+        product_id: ProductId,
+        user_id: Option<UserId>,
+    },
+    /// A cart line was added, changed or removed (for the analytics funnel).
+    CartUpdated {
+        user_id: UserId,
+        product_id: ProductId,
+        quantity: i64,
+    },
 }
 
 impl DomainEvent {
@@ -90,6 +108,9 @@ impl DomainEvent {
             Self::OrderCancelled { .. } => "dev.shop.order.cancelled.v1",
             Self::OrderPaid { .. } => "dev.shop.order.paid.v1",
             Self::PaymentFailed { .. } => "dev.shop.payment.failed.v1",
+            Self::StockLow { .. } => "dev.shop.stock.low.v1",
+            Self::ProductViewed { .. } => "dev.shop.product.viewed.v1",
+            Self::CartUpdated { .. } => "dev.shop.cart.updated.v1",
         }
     }
 
@@ -102,6 +123,10 @@ impl DomainEvent {
             | Self::OrderCancelled { order_id, .. }
             | Self::OrderPaid { order_id, .. }
             | Self::PaymentFailed { order_id, .. } => format!("orders/{order_id}"),
+            Self::StockLow { product_id, .. } | Self::ProductViewed { product_id, .. } => {
+                format!("products/{product_id}")
+            }
+            Self::CartUpdated { user_id, .. } => format!("carts/{user_id}"),
         }
     }
 
