@@ -1,0 +1,28 @@
+//! What a worker does with one event, independent of how the event arrived.
+
+use async_trait::async_trait;
+use shop_core::messaging::{CloudEvent, WorkerKind};
+
+/// Why handling an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth trying again later (a server was unreachable, a deadlock, a timeout). The message is
+    /// redelivered with backoff until the queue's delivery limit, then dead-lettered.
+    #[error("transient failure: {0:#}")]
+    Retry(anyhow::Error),
+    /// Will never succeed (the payload is malformed, the order does not exist). The message is
+    /// dead-lettered at once.
+    #[error("permanent failure: {0:#}")]
+    Reject(anyhow::Error),
+}
+
+/// One worker's reaction to events. Implementations must be idempotent: the same event (same
+/// `id`) may arrive more than once, and its effect must happen once.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Which worker this is (its queue, its name in metrics and processed-message records).
+    fn kind(&self) -> WorkerKind;
+
+    /// Handles one event. Events of types the worker does not care about return `Ok(())`.
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError>;
+}
