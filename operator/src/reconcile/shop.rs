@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -27,7 +27,7 @@ use crate::conditions::{self, Observed};
 use crate::context::Context;
 use crate::crd::{SecretKeyRef, Shop, ShopStatus};
 use crate::error::{Error, Result};
-use crate::labels::{self, MANAGER};
+use crate::labels::MANAGER;
 use crate::names::{self, Backend};
 
 /// How soon to look again while something is still starting (owned objects' changes also
@@ -333,7 +333,7 @@ impl Pass<'_> {
                         format!("version {target} replaces {from}"),
                     )
                     .await;
-                self.delete_old_migrations(&job_name).await?;
+                self.delete_previous_migration(running.as_deref()).await?;
                 Ok(Some(target))
             }
             JobState::Failed => {
@@ -368,19 +368,13 @@ impl Pass<'_> {
         }
     }
 
-    /// Deletes finished migration Jobs of versions other than the current one.
-    async fn delete_old_migrations(&self, current: &str) -> Result<()> {
-        let selector = labels::to_selector_string(&labels::selector(
-            build::API_APP,
-            &self.shop.name_any(),
-            build::MIGRATION_COMPONENT,
-        ));
-        let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), self.namespace);
-        for job in jobs.list(&ListParams::default().labels(&selector)).await? {
-            let name = job.name_any();
-            if name != current && job_state(&job) != JobState::Running {
-                self.delete::<Job>(&name).await?;
-            }
+    /// Deletes the migration Job of the version the API ran before: finished, and superseded.
+    /// (Each upgrade removes its predecessor's, so at most one older Job ever exists; deleting it
+    /// by name avoids listing every Job in the namespace on each upgrade.)
+    async fn delete_previous_migration(&self, previous: Option<&str>) -> Result<()> {
+        if let Some(previous) = previous {
+            let name = names::migration_job(&self.shop.name_any(), previous);
+            self.delete::<Job>(&name).await?;
         }
         Ok(())
     }
