@@ -107,21 +107,70 @@ pub async fn delete_owned<K: Managed>(
 }
 
 /// Whether `live` holds every value `desired` sets. Objects may have extra keys; arrays must have
-/// the same length and match element by element (order is meaningful in pod specs).
+/// the same length and match element by element (order is meaningful in pod specs). Resource
+/// quantities (under `requests` and `limits`) compare by value, because the API server stores
+/// them in canonical form (`0.5` comes back as `500m`, `1024Mi` as `1Gi`).
 pub fn contains(live: &Value, desired: &Value) -> bool {
+    contains_in(live, desired, false)
+}
+
+fn contains_in(live: &Value, desired: &Value, quantities: bool) -> bool {
     match (live, desired) {
-        (Value::Object(live), Value::Object(desired)) => desired
-            .iter()
-            .all(|(key, want)| live.get(key).is_some_and(|have| contains(have, want))),
+        (Value::Object(live), Value::Object(desired)) => desired.iter().all(|(key, want)| {
+            let quantities = quantities || key == "requests" || key == "limits";
+            live.get(key)
+                .is_some_and(|have| contains_in(have, want, quantities))
+        }),
         (Value::Array(live), Value::Array(desired)) => {
             live.len() == desired.len()
                 && live
                     .iter()
                     .zip(desired)
-                    .all(|(have, want)| contains(have, want))
+                    .all(|(have, want)| contains_in(have, want, quantities))
+        }
+        (live, desired) if quantities && live != desired => {
+            match (quantity_value(live), quantity_value(desired)) {
+                (Some(have), Some(want)) => (have - want).abs() <= want.abs() * 1e-9,
+                _ => false,
+            }
         }
         (live, desired) => live == desired,
     }
+}
+
+/// The value of a Kubernetes quantity (`2`, `0.5`, `500m`, `1Gi`, `1e3`), if it is one.
+fn quantity_value(value: &Value) -> Option<f64> {
+    let text = match value {
+        Value::Number(number) => return number.as_f64(),
+        Value::String(text) => text.trim(),
+        _ => return None,
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0f64.powi(4),
+        "Pi" => 1024.0f64.powi(5),
+        "Ei" => 1024.0f64.powi(6),
+        exponent if exponent.starts_with(['e', 'E']) => 10f64.powi(exponent[1..].parse().ok()?),
+        _ => return None,
+    };
+    Some(number * factor)
 }
 
 #[cfg(test)]
@@ -151,5 +200,20 @@ mod tests {
         let containers =
             json!({"c": [{"name": "api", "terminationMessagePath": "/dev/termination-log"}]});
         assert!(contains(&containers, &json!({"c": [{"name": "api"}]})));
+    }
+
+    #[test]
+    fn quantities_compare_by_value_as_the_api_server_canonicalises_them() {
+        let live = json!({"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}});
+        assert!(contains(
+            &live,
+            &json!({"resources": {"requests": {"cpu": "0.5", "memory": "1024Mi"}}})
+        ));
+        assert!(!contains(
+            &live,
+            &json!({"resources": {"requests": {"cpu": "600m"}}})
+        ));
+        // Outside requests and limits, strings are compared as written.
+        assert!(!contains(&json!({"image": "1"}), &json!({"image": "1.0"})));
     }
 }

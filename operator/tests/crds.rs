@@ -209,3 +209,24 @@ fn names_longer_than_forty_characters_are_refused() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn api_ports_may_not_collide() {
+    let clash = shop(json!({"version": "1", "api": {"service": {"httpPort": 9090}}}));
+    let messages = broken("shop.dev_shops.yaml", &clash, None);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("httpPort and grpcPort must differ")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn a_null_storage_size_reads_as_the_default() {
+    let object =
+        shop(json!({"version": "1", "database": {"managed": {"storage": {"size": null}}}}));
+    let parsed: shop_operator::crd::Shop = serde_json::from_value(object).expect("a Shop");
+    let managed = parsed.spec.database.managed.expect("managed");
+    assert_eq!(managed.storage.size.0, "1Gi");
+}

@@ -516,6 +516,9 @@ async fn autoscaling_replaces_the_fixed_replica_count_and_is_removed_when_turned
     pass(&cluster, &ctx).await;
     let hpa: HorizontalPodAutoscaler = cluster.get("demo-api").await.expect("HPA");
     assert_eq!(hpa.spec.as_ref().map(|spec| spec.max_replicas), Some(6));
+    // The replica count is handed over as it is, not dropped (which would mean 1 replica).
+    let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
+    assert_eq!(deployment.spec.and_then(|spec| spec.replicas), Some(2));
 
     cluster
         .api::<Shop>()
@@ -564,4 +567,54 @@ async fn a_paused_shop_is_left_alone() {
             .is_none()
     );
     let _ = shop.object_ref(&());
+}
+
+#[tokio::test]
+async fn a_failed_migration_is_replaced_once_the_shop_is_corrected() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    ready_shop(&cluster, &ctx).await;
+    let upgrade =
+        json!({"spec": {"version": "1.1.0", "image": {"apiRepository": "typo.example/shop-api"}}});
+    cluster
+        .api::<Shop>()
+        .patch("demo", &PatchParams::default(), &Patch::Merge(upgrade))
+        .await
+        .expect("upgrade with a wrong image");
+    pass(&cluster, &ctx).await;
+    job_finishes(&cluster, "1.1.0", "Failed").await;
+    let shop = pass(&cluster, &ctx).await;
+    assert_eq!(condition(&shop, "Migrated"), is("False", "MigrationFailed"));
+
+    // Fixing the image cannot patch the failed Job (its template is immutable): it is replaced.
+    let fix = json!({"spec": {"image": {"apiRepository": "ghcr.io/shop-platform/shop-api"}}});
+    cluster
+        .api::<Shop>()
+        .patch("demo", &PatchParams::default(), &Patch::Merge(fix))
+        .await
+        .expect("fix the image");
+    let shop = pass(&cluster, &ctx).await;
+    assert_eq!(condition(&shop, "Migrated"), is("False", "Retrying"));
+    assert!(
+        cluster
+            .get::<Job>(&names::migration_job("demo", "1.1.0"))
+            .await
+            .is_none()
+    );
+    pass(&cluster, &ctx).await;
+    let job: Job = cluster
+        .get(&names::migration_job("demo", "1.1.0"))
+        .await
+        .expect("a new Job");
+    let image = job
+        .spec
+        .and_then(|s| s.template.spec)
+        .expect("pod spec")
+        .containers[0]
+        .image
+        .clone();
+    assert_eq!(
+        image.as_deref(),
+        Some("ghcr.io/shop-platform/shop-api:1.1.0")
+    );
 }

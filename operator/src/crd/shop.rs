@@ -179,6 +179,7 @@ impl LogFormat {
 /// The API's Service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.httpPort != self.grpcPort && self.httpPort != 9090 && self.grpcPort != 9090").message("httpPort and grpcPort must differ from each other and from 9090 (the metrics port)"))]
 pub struct ServiceSpec {
     /// Kubernetes Service type.
     #[serde(default, rename = "type")]
@@ -301,7 +302,7 @@ pub struct ManagedBackend {
 #[x_kube(validation = Rule::new("self == oldSelf").message("storage is immutable"))]
 pub struct StorageSpec {
     /// Requested size, e.g. `1Gi`.
-    #[serde(default = "default_storage_size")]
+    #[serde(default = "default_storage_size", deserialize_with = "size_or_default")]
     pub size: Quantity,
     /// StorageClass; the cluster default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,6 +320,15 @@ impl Default for StorageSpec {
 
 fn default_storage_size() -> Quantity {
     Quantity("1Gi".to_owned())
+}
+
+/// `size: null` means the default. The generated schema marks int-or-string fields nullable, and
+/// the API server keeps an explicit null; refusing it here would make the whole Shop unreadable
+/// to the operator's watch.
+fn size_or_default<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Quantity, D::Error> {
+    Ok(Option::<Quantity>::deserialize(deserializer)?.unwrap_or_else(default_storage_size))
 }
 
 /// A backend supplied from outside.

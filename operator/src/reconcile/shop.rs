@@ -30,6 +30,10 @@ use crate::error::{Error, Result};
 use crate::labels::MANAGER;
 use crate::names::{self, Backend};
 
+/// Annotation on a migration Job: a hash of its pod template, to notice a Shop edit that changes
+/// what a (failed, immutable) Job would run.
+const TEMPLATE_HASH_ANNOTATION: &str = "shop.dev/template-hash";
+
 /// How soon to look again while something is still starting (owned objects' changes also
 /// trigger a reconcile; this is the safety net).
 const PROGRESSING_REQUEUE: Duration = Duration::from_secs(15);
@@ -303,10 +307,40 @@ impl Pass<'_> {
             ));
             return Ok(running);
         }
-        let (job, outcome) =
-            apply(&self.ctx.client, &build::migration_job(self.shop, &target)).await?;
-        let job_name = job.name_any();
+        // A Job's pod template is immutable, so an existing Job is never re-applied. When the
+        // Shop changed what the Job would run (image, secrets) and the Job failed, it is deleted
+        // so that the next pass starts a fresh one with the corrected template.
+        let mut desired = build::migration_job(self.shop, &target);
+        let template_hash = names::short_hash(&serde_json::to_string(
+            &desired.spec.as_ref().map(|spec| &spec.template),
+        )?);
+        desired
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(TEMPLATE_HASH_ANNOTATION.to_owned(), template_hash.clone());
         let object = self.shop.object_ref(&());
+        let job_name = desired.name_any();
+        let (job, outcome) = match self.get::<Job>(&job_name).await? {
+            None => apply(&self.ctx.client, &desired).await?,
+            Some(existing) => {
+                let existing_hash = existing
+                    .annotations()
+                    .get(TEMPLATE_HASH_ANNOTATION)
+                    .cloned()
+                    .unwrap_or_default();
+                if existing_hash != template_hash && job_state(&existing) == JobState::Failed {
+                    self.delete::<Job>(&job_name).await?;
+                    self.observed.push(Observed::no(
+                        "Migrated",
+                        "Retrying",
+                        format!("Job {job_name} failed and the Shop changed since; it is replaced"),
+                    ));
+                    return Ok(running);
+                }
+                (existing, Outcome::Unchanged)
+            }
+        };
         if outcome == Outcome::Created {
             self.ctx
                 .event(
@@ -385,8 +419,10 @@ impl Pass<'_> {
         let client = &self.ctx.client;
         let shop = self.shop;
         let name = names::api(&shop.name_any());
-        let (deployment, _) =
-            apply(client, &build::api_deployment(shop, version, config_hash)).await?;
+        let mut desired = build::api_deployment(shop, version, config_hash);
+        let live = self.get::<Deployment>(&name).await?;
+        keep_replicas_for_autoscaler(&mut desired, live.as_ref());
+        let (deployment, _) = apply(client, &desired).await?;
         apply(client, &build::api_service(shop)).await?;
         apply(client, &build::api_pdb(shop)).await?;
         if let Some(hpa) = build::api_hpa(shop) {
@@ -524,6 +560,21 @@ pub fn job_state(job: &Job) -> JobState {
         JobState::Failed
     } else {
         JobState::Running
+    }
+}
+
+/// Under autoscaling the builder leaves `replicas` out, for the HPA to own. Dropping a field from
+/// a server-side apply deletes it when no other manager owns it, which would reset the
+/// Deployment to one replica until the HPA reacts; so the operator keeps applying whatever count
+/// the Deployment has (the HPA's latest decision), which is never a change.
+pub fn keep_replicas_for_autoscaler(desired: &mut Deployment, live: Option<&Deployment>) {
+    let Some(spec) = desired.spec.as_mut() else {
+        return;
+    };
+    if spec.replicas.is_none() {
+        spec.replicas = live
+            .and_then(|live| live.spec.as_ref())
+            .and_then(|spec| spec.replicas);
     }
 }
 

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::apply::{apply, delete_owned};
@@ -21,6 +22,7 @@ use crate::crd::{Shop, Worker, WorkerStatus};
 use crate::error::{Error, Result};
 use crate::labels::{self, MANAGER};
 use crate::names;
+use crate::reconcile::shop::keep_replicas_for_autoscaler;
 
 /// How soon to look again while waiting for the Shop or for pods.
 const WAITING_REQUEUE: Duration = Duration::from_secs(30);
@@ -63,8 +65,11 @@ pub async fn reconcile(worker: Arc<Worker>, ctx: Arc<Context>) -> Result<Action>
                 ),
             ],
             Some(version) => {
-                let ready = apply_pool(&ctx, &worker, &shop, &version, &mut status).await?;
-                vec![
+                let mut monitoring = Vec::new();
+                let ready =
+                    apply_pool(&ctx, &worker, &shop, &version, &mut status, &mut monitoring)
+                        .await?;
+                let mut observed = vec![
                     Observed::yes("ShopFound", "ShopFound", format!("Shop {shop_ref}")),
                     if ready {
                         Observed::yes(
@@ -85,7 +90,9 @@ pub async fn reconcile(worker: Arc<Worker>, ctx: Arc<Context>) -> Result<Action>
                             ),
                         )
                     },
-                ]
+                ];
+                observed.extend(monitoring);
+                observed
             }
         },
     };
@@ -113,11 +120,17 @@ async fn apply_pool(
     shop: &Shop,
     version: &str,
     status: &mut WorkerStatus,
+    monitoring: &mut Vec<Observed>,
 ) -> Result<bool> {
     let client = &ctx.client;
     let namespace = worker.namespace().unwrap_or_default();
     let name = names::worker(&worker.name_any());
-    let (deployment, _) = apply(client, &build::worker_deployment(worker, shop, version)).await?;
+    let mut desired = build::worker_deployment(worker, shop, version);
+    let live = Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .get_opt(&name)
+        .await?;
+    keep_replicas_for_autoscaler(&mut desired, live.as_ref());
+    let (deployment, _) = apply(client, &desired).await?;
     apply(client, &build::worker_service(worker, shop)).await?;
     let uid = worker.uid().unwrap_or_default();
     match build::worker_hpa(worker) {
@@ -132,6 +145,33 @@ async fn apply_pool(
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         if crds.get_opt(SERVICE_MONITOR_CRD).await?.is_some() {
             apply(client, &build::worker_service_monitor(worker, shop)).await?;
+            monitoring.push(Observed::yes(
+                "MonitoringReady",
+                "ServiceMonitorCreated",
+                format!("ServiceMonitor {name} scrapes the workers"),
+            ));
+        } else {
+            let previous = worker
+                .status
+                .as_ref()
+                .map_or(&[][..], |s| s.conditions.as_slice());
+            if !conditions::has_reason(previous, "MonitoringReady", "CrdMissing") {
+                let note = format!(
+                    "{SERVICE_MONITOR_CRD} is not installed; install the Prometheus Operator to get a ServiceMonitor"
+                );
+                ctx.event(
+                    &worker.object_ref(&()),
+                    true,
+                    "ServiceMonitorUnavailable",
+                    note,
+                )
+                .await;
+            }
+            monitoring.push(Observed::no(
+                "MonitoringReady",
+                "CrdMissing",
+                format!("{SERVICE_MONITOR_CRD} is not installed; the ServiceMonitor is created once it is"),
+            ));
         }
     } else {
         delete_owned::<ServiceMonitor>(client, &namespace, &name, &uid).await?;

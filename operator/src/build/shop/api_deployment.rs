@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
-use k8s_openapi::api::core::v1::{ContainerPort, HTTPGetAction, PodTemplateSpec, Probe};
+use k8s_openapi::api::core::v1::{
+    ContainerPort, GRPCAction, HTTPGetAction, PodTemplateSpec, Probe,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
@@ -47,13 +49,19 @@ pub fn api_deployment(shop: &Shop, version: &str, config_hash: &str) -> Deployme
             ..ContainerPort::default()
         },
     ]);
-    // Readiness follows the database (`/readyz`); liveness only that the process serves
-    // (`/healthz`), so a database outage takes pods out of the Service without restarting them.
+    // Readiness through the gRPC health service (`grpc.health.v1`, SERVING while the database
+    // answers): it proves the gRPC server is up and the shop can reach its database. Liveness
+    // only asks the HTTP server whether the process serves (`/healthz`), so a database outage
+    // takes pods out of the Service without restarting them.
     container.readiness_probe = Some(Probe {
+        grpc: Some(GRPCAction {
+            port: api.service.grpc_port,
+            service: None,
+        }),
         period_seconds: Some(5),
         timeout_seconds: Some(3),
         failure_threshold: Some(3),
-        ..http_probe("/readyz")
+        ..Probe::default()
     });
     container.liveness_probe = Some(Probe {
         period_seconds: Some(10),

@@ -9,8 +9,14 @@ use super::{api_labels, api_selector, child_meta};
 use crate::crd::Shop;
 use crate::names;
 
-/// Ports `http` (REST, health, `/metrics`) and `grpc` (HTTP/2 without TLS), of the type the Shop
-/// asks for.
+/// Name of the Service port Prometheus scrapes.
+pub const METRICS_PORT: &str = "metrics";
+/// Its number on the Service (the pods serve `/metrics` on their HTTP port).
+pub const METRICS_SERVICE_PORT: i32 = 9090;
+
+/// Ports `http` (REST, health), `grpc` (HTTP/2 without TLS) and `metrics` (the same HTTP server's
+/// `/metrics`, on a port of its own so scrape configs and NetworkPolicies can name it), of the
+/// type the Shop asks for.
 pub fn api_service(shop: &Shop) -> Service {
     let ports = &shop.spec.api.service;
     Service {
@@ -33,6 +39,13 @@ pub fn api_service(shop: &Shop) -> Service {
                     protocol: Some("TCP".to_owned()),
                     // Lets meshes and gateways speak HTTP/2 to it without guessing.
                     app_protocol: Some("kubernetes.io/h2c".to_owned()),
+                    ..ServicePort::default()
+                },
+                ServicePort {
+                    name: Some(METRICS_PORT.to_owned()),
+                    port: METRICS_SERVICE_PORT,
+                    target_port: Some(IntOrString::String(HTTP_PORT.to_owned())),
+                    protocol: Some("TCP".to_owned()),
                     ..ServicePort::default()
                 },
             ]),

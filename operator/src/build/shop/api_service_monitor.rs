@@ -2,7 +2,7 @@
 
 use kube::ResourceExt;
 
-use super::api_deployment::HTTP_PORT;
+use super::api_service::METRICS_PORT;
 use super::{api_labels, api_selector, child_meta, match_labels};
 use crate::build::service_monitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec};
 use crate::crd::Shop;
@@ -14,7 +14,7 @@ pub fn api_service_monitor(shop: &Shop) -> ServiceMonitor {
         metadata: child_meta(shop, names::api(&shop.name_any()), api_labels(shop)),
         spec: ServiceMonitorSpec {
             selector: match_labels(api_selector(shop)),
-            endpoints: vec![ServiceMonitorEndpoint::new(HTTP_PORT, "/metrics", "30s")],
+            endpoints: vec![ServiceMonitorEndpoint::new(METRICS_PORT, "/metrics", "30s")],
             namespace_selector: None,
         },
     }

@@ -706,10 +706,10 @@ fn the_service_monitor_scrapes_the_api_service() {
         .into_iter()
         .filter_map(|port| port.name)
         .collect();
-    assert_eq!(ports, ["http", "grpc"]);
+    assert_eq!(ports, ["http", "grpc", "metrics"]);
     assert_eq!(
         serde_json::to_value(&monitor).expect("json")["spec"]["endpoints"],
-        json!([{ "port": "http", "path": "/metrics", "interval": "30s" }])
+        json!([{ "port": "metrics", "path": "/metrics", "interval": "30s" }])
     );
     assert_eq!(
         serde_json::to_value(&monitor).expect("json")["apiVersion"],
