@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod output;
 pub mod problem;
 pub mod rate_limit;
+pub mod relay;
 pub mod rest;
 pub mod seed;
 pub mod server;

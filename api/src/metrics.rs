@@ -5,11 +5,18 @@
 use std::{sync::Arc, time::Duration};
 
 use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric as _},
+    metrics::counter::ConstCounter,
+};
+use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
-use shop_core::{domain::Order, ports::Store};
+use shop_core::{app::ViewCounts, domain::Order, ports::Store};
+
+use crate::relay::RelayMetrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -60,6 +67,8 @@ pub struct Metrics {
     order_value_minor: Family<CurrencyLabels, Counter>,
     checkouts_failed: Family<ReasonLabels, Counter>,
     pub rate_limited: Counter,
+    /// The outbox relay's counters and backlog gauge.
+    pub relay: RelayMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -159,9 +168,26 @@ impl Metrics {
             "Requests refused by the rate limit",
             rate_limited.clone(),
         );
+        let relay = RelayMetrics::default();
+        registry.register(
+            "events_published",
+            "Events the broker confirmed",
+            relay.published.clone(),
+        );
+        registry.register(
+            "event_publish_failures",
+            "Batches of events that could not be published (they stay in the outbox)",
+            relay.failures.clone(),
+        );
+        registry.register(
+            "outbox_backlog",
+            "Events waiting in the outbox to be published",
+            relay.backlog.clone(),
+        );
         Self {
             registry,
             store,
+            relay,
             http_requests,
             http_duration,
             http_in_flight,
@@ -222,6 +248,12 @@ impl Metrics {
             .inc();
     }
 
+    /// Exposes what became of product views (`ProductViewed` events recorded off the read path).
+    pub fn observe_product_views(&mut self, counts: Arc<ViewCounts>) {
+        self.registry
+            .register_collector(Box::new(ProductViewsCollector(counts)));
+    }
+
     /// The text exposition, with the pool gauges read at scrape time.
     pub fn render(&self) -> String {
         let pool = self.store.pool_status();
@@ -231,5 +263,36 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+}
+
+/// Product views counted by `shop_core::app::ProductViews`, read at scrape time.
+#[derive(Debug)]
+struct ProductViewsCollector(Arc<ViewCounts>);
+
+impl Collector for ProductViewsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, help, value) in [
+            (
+                "product_views_recorded",
+                "Product views written to the outbox",
+                self.0.written(),
+            ),
+            (
+                "product_views_dropped",
+                "Product views dropped because the view channel was full",
+                self.0.dropped(),
+            ),
+            (
+                "product_views_failed",
+                "Product views lost because the outbox could not be written",
+                self.0.failed(),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
     }
 }

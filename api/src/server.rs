@@ -78,7 +78,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(shop: Shop, limits: Limits) -> Self {
-        let metrics = Arc::new(Metrics::new(Arc::clone(shop.store())));
+        let mut metrics = Metrics::new(Arc::clone(shop.store()));
+        if let Some(views) = shop.product_views() {
+            metrics.observe_product_views(Arc::clone(views.counts()));
+        }
+        let metrics = Arc::new(metrics);
         Self(Arc::new(AppStateInner {
             shop,
             metrics,

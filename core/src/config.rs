@@ -117,6 +117,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub tax_rate: TaxRate,
+    /// A sale leaving a product with at most this many units emits `StockLow`.
+    pub low_stock_threshold: i64,
     /// Seed the demo catalog and admin into an empty embedded database.
     pub demo_seed: bool,
     pub shutdown_grace_seconds: u64,
@@ -184,6 +186,11 @@ impl Config {
                     message: error.0,
                 })?
             },
+            low_stock_threshold: source.parse_in(
+                "SHOP_LOW_STOCK_THRESHOLD",
+                "5",
+                0..=1_000_000_000,
+            )?,
             shutdown_grace_seconds: source.parse_in(
                 "SHOP_SHUTDOWN_GRACE_SECONDS",
                 "25",
@@ -397,6 +404,7 @@ const KNOWN: &[&str] = &[
     "SHOP_LOG_FORMAT",
     "SHOP_LOG",
     "SHOP_TAX_RATE_BPS",
+    "SHOP_LOW_STOCK_THRESHOLD",
     "SHOP_DEMO_SEED",
     "SHOP_SHUTDOWN_GRACE_SECONDS",
     "SHOP_RATE_LIMIT_PER_MINUTE",

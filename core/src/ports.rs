@@ -9,6 +9,7 @@ use crate::domain::{
     OrderId, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Slug, TaxRate, User,
     UserId, checkout::CheckoutError,
 };
+use crate::messaging::CloudEvent;
 
 /// Why storage refused or failed an operation. Backend details stay inside `Backend` and are
 /// logged, never shown to users.
@@ -95,6 +96,8 @@ pub struct CheckoutRequest {
     pub shipping_address: Option<AddressSnapshot>,
     pub tax_rate: TaxRate,
     pub now: DateTime<Utc>,
+    /// A product whose stock ends at or below this after the sale gets a `StockLow` event.
+    pub low_stock_threshold: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,8 +224,14 @@ pub trait CartStore: Send + Sync {
         user_id: UserId,
         item_id: CartItemId,
         quantity: Quantity,
+        at: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    async fn remove_cart_item(&self, user_id: UserId, item_id: CartItemId) -> StoreResult<bool>;
+    async fn remove_cart_item(
+        &self,
+        user_id: UserId,
+        item_id: CartItemId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn clear_cart(&self, user_id: UserId) -> StoreResult<()>;
 }
 
@@ -254,12 +263,61 @@ pub trait OrderStore: Send + Sync {
     async fn list_payments(&self, order_id: OrderId) -> StoreResult<Vec<Payment>>;
 }
 
-/// Read access to the outbox, for the relay and for tests; the relay's claim/mark calls join it
-/// with the events work.
+/// The outbox: events written with the changes they report, published later by the relay.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Unpublished events, oldest first.
     async fn pending_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// How many events wait to be published (the relay's backlog).
+    async fn pending_count(&self) -> StoreResult<u64>;
+    /// Events that report no change of their own (product views), in one transaction.
+    async fn append_events(&self, events: &[OutboxEvent]) -> StoreResult<()>;
+    /// Claims up to `limit` unpublished events, oldest first, hands them to `publisher` and marks
+    /// them published once it returns `Ok` (the broker confirmed them all). The claim is held for
+    /// the whole publish: Postgres locks the rows (`FOR UPDATE SKIP LOCKED`, so concurrent relays
+    /// take disjoint batches), SQLite holds its write lock. When publishing fails nothing is
+    /// marked and each claimed event's `attempts` goes up by one. Returns how many were published
+    /// (0: nothing was pending).
+    async fn publish_pending(
+        &self,
+        limit: u32,
+        publisher: &dyn EventPublisher,
+    ) -> Result<usize, RelayError>;
+}
+
+/// Why the broker did not take a batch of events. Nothing was marked published; the relay tries
+/// again later.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing failed: {0}")]
+pub struct PublishError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl PublishError {
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(error.into())
+    }
+}
+
+/// Where the relay sends events: RabbitMQ, or the in-process bus of the embedded default.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// `rabbitmq` or `in-process`, for logs.
+    fn backend(&self) -> &'static str;
+    /// Publishes every event, returning only once the broker has confirmed each of them; an
+    /// error means some may or may not have been delivered (consumers deduplicate on the id).
+    async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError>;
+}
+
+/// Why a relay step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{count} events were not published: {source}")]
+    Publish {
+        count: usize,
+        #[source]
+        source: PublishError,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

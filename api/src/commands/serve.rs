@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret as _;
 use shop_core::{
-    adapters::redis::RedisKeyValue,
-    app::{AuthSettings, Shop},
+    adapters::{memory::InProcessBus, rabbitmq::RabbitPublisher, redis::RedisKeyValue},
+    app::{AuthSettings, DEFAULT_VIEW_CAPACITY, ProductViews, Shop},
     config::{Config, redact_url},
+    ports::EventPublisher,
 };
 use tokio::{net::TcpListener, sync::watch};
 
@@ -18,6 +19,7 @@ use super::{describe_database, open_shop};
 use crate::{
     grpc::{self, GrpcSettings},
     output::say,
+    relay::Relay,
     seed,
     server::{self, AppState, Limits, ShutdownSignals},
 };
@@ -42,8 +44,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             shop
         }
     };
-    // RabbitMQ is not wired in yet; say so instead of implying otherwise.
-    say("events: in-process");
+    // Product views are written to the outbox off the read path, by a task of their own.
+    let (views, view_writer) =
+        ProductViews::channel(Arc::clone(shop.store()), DEFAULT_VIEW_CAPACITY);
+    let shop = shop
+        .with_product_views(views)
+        .with_low_stock_threshold(config.low_stock_threshold);
+    let (publisher, event_bus) = event_publisher(&config).await;
 
     // Signals are caught before the address is announced: whoever reads that line may send
     // SIGTERM at once, and it must end in a graceful shutdown, not the default kill.
@@ -71,6 +78,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let state = AppState::new(shop, Limits::from_config(&config));
+    // The embedded default's workers subscribe to `event_bus` (one receiver per WorkerKind)
+    // before the relay starts; without subscribers the bus delivers to nobody.
+    let _event_bus: Option<Arc<InProcessBus>> = event_bus;
     // One signal stops both servers.
     let (stop, stopping) = watch::channel(false);
     tokio::spawn(async move {
@@ -83,6 +93,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let _ = stopping.wait_for(|stopping| *stopping).await;
         }
     };
+    let view_writer = tokio::spawn(view_writer.run(shutdown()));
+    let mut relay = Relay::new(
+        Arc::clone(state.shop.store()),
+        publisher,
+        state.metrics.relay.clone(),
+    );
+    if !config.database_url.is_sqlite() {
+        relay = relay.listening_to(config.database_url.expose());
+    }
+    let relay = tokio::spawn(relay.run(shutdown()));
     tokio::try_join!(
         server::serve(listener, server::router(state.clone()), shutdown(), grace),
         grpc::serve(
@@ -93,8 +113,37 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             grace
         ),
     )?;
+    // Views still queued are written; the relay finishes its batch. Both end promptly.
+    let _ = tokio::join!(view_writer, relay);
     say("stopped");
     Ok(())
+}
+
+/// RabbitMQ when `AMQP_URL` is set, else the in-process bus (returned too, for the embedded
+/// workers to subscribe to). An unreachable broker does not stop the start: the API keeps
+/// answering, events wait in the outbox, and the relay retries.
+async fn event_publisher(config: &Config) -> (Arc<dyn EventPublisher>, Option<Arc<InProcessBus>>) {
+    match &config.amqp_url {
+        Some(url) => {
+            let publisher = RabbitPublisher::new(url.clone());
+            let shown = redact_url(url.expose_secret());
+            match publisher.connect_now().await {
+                Ok(()) => say(format!("events: rabbitmq {shown}")),
+                Err(error) => {
+                    tracing::warn!(error = %error, "RabbitMQ is unreachable; events wait in the outbox");
+                    say(format!(
+                        "events: rabbitmq {shown} (unreachable for now: {error})"
+                    ));
+                }
+            }
+            (Arc::new(publisher), None)
+        }
+        None => {
+            say("events: in-process");
+            let bus = Arc::new(InProcessBus::default());
+            (Arc::clone(&bus) as Arc<dyn EventPublisher>, Some(bus))
+        }
+    }
 }
 
 /// The key that signs access tokens: `SHOP_JWT_SECRET`, required everywhere but the embedded

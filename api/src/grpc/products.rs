@@ -61,6 +61,7 @@ impl ProductService for ProductApi {
             .get_product(&actor, &id_or_slug)
             .await
             .or_status()?;
+        self.0.shop().product_viewed(&actor, &id_or_slug);
         Ok(Response::new(pb::GetProductResponse {
             product: product_response(product),
         }))

@@ -114,12 +114,17 @@ async fn get_product(
     uri: Uri,
     Path(id_or_slug): Path<String>,
 ) -> ApiResult<Response> {
-    cache::read_through(&state, &actor, &uri, async {
+    let response = cache::read_through(&state, &actor, &uri, async {
         Ok(ProductDto::from(
             state.shop.get_product(&actor, &id_or_slug).await?,
         ))
     })
-    .await
+    .await?;
+    // Counted whether or not the answer came from the cache; never waits.
+    if response.status().is_success() {
+        state.shop.product_viewed(&actor, &id_or_slug);
+    }
+    Ok(response)
 }
 
 /// Every category; build the tree from `parent_id`.

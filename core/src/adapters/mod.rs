@@ -6,6 +6,7 @@ mod rows;
 
 pub mod memory;
 pub mod postgres;
+pub mod rabbitmq;
 pub mod redis;
 pub mod sqlite;
 

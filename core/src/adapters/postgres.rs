@@ -25,6 +25,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 impl PgStore {
     const LOCK_USER_ROW: &'static str = " FOR UPDATE";
     const LOCK_ROWS_OF_PRODUCTS: &'static str = " FOR UPDATE OF p";
+    /// Concurrent relays claim disjoint batches of the outbox.
+    const LOCK_PENDING_ROWS: &'static str = " FOR UPDATE SKIP LOCKED";
     const DAY_OF_PLACED_AT: &'static str = "to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, ConnectError> {

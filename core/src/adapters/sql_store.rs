@@ -67,6 +67,7 @@ macro_rules! sql_store {
                 ProductRow, StatusChangeRow, UserRow, assemble_orders, backend, classify,
             },
             app::name_sort_key,
+            messaging::CloudEvent,
             domain::{
                 Address, AddressId, CartItemId, CartLine, Category, CategoryId, Email, Order, OrderId, OrderItem,
                 OutboxEvent, Payment, Product, ProductId, Quantity, Slug, User, UserId, DomainEvent,
@@ -74,7 +75,7 @@ macro_rules! sql_store {
             },
             ports::{
                 CartStore, CatalogStore, CheckoutOutcome, CheckoutRequest, OrderQuery, OrderStore,
-                OrderTransition, OutboxStore, ProductAfter, SalesStats, DaySales, TopProduct, ProductQuery, ProductSort, SearchQuery,
+                EventPublisher, OrderTransition, OutboxStore, ProductAfter, RelayError, SalesStats, DaySales, TopProduct, ProductQuery, ProductSort, SearchQuery,
                 StatusChange, StockAdjustment, StoreError, StoreResult, UserStore,
             },
         };
@@ -102,6 +103,31 @@ macro_rules! sql_store {
                     .map_err(backend)?;
                 }
                 Ok(())
+            }
+
+            /// `CartUpdated` for a line that now holds `quantity` units (0: removed).
+            fn cart_updated(user_id: UserId, product_id: ProductId, quantity: i64, at: DateTime<Utc>) -> OutboxEvent {
+                DomainEvent::CartUpdated { user_id, product_id, quantity }.into_outbox(at)
+            }
+
+            /// `StockLow` for each product this sale takes from above `threshold` to at or below it.
+            fn stock_low_events(lines: &[CartLine], threshold: i64, at: DateTime<Utc>) -> Vec<OutboxEvent> {
+                lines
+                    .iter()
+                    .filter_map(|line| {
+                        let before = line.product.stock.units();
+                        let after = before - line.item.quantity.units();
+                        (before > threshold && after <= threshold).then(|| {
+                            DomainEvent::StockLow {
+                                product_id: line.product.id,
+                                sku: line.product.sku.as_str().to_owned(),
+                                stock: after,
+                                threshold,
+                            }
+                            .into_outbox(at)
+                        })
+                    })
+                    .collect()
             }
 
             async fn record_stock_movement(
@@ -283,6 +309,8 @@ macro_rules! sql_store {
                 let rows: Vec<CartLineRow> =
                     sqlx::query_as(&lines).bind(request.user_id.as_uuid()).fetch_all(&mut *tx).await.map_err(backend)?;
                 let lines = rows.into_iter().map(CartLine::try_from).collect::<StoreResult<Vec<_>>>()?;
+                // The rows are locked (or the write lock held): their stock is what the sale takes from.
+                let stock_low = Self::stock_low_events(&lines, request.low_stock_threshold, request.now);
                 let order = build_order(CheckoutInput {
                     order_id: request.order_id,
                     user_id: request.user_id,
@@ -380,6 +408,7 @@ macro_rules! sql_store {
                     .await
                     .map_err(backend)?;
                 Self::insert_events(&mut tx, &[DomainEvent::order_placed(&order).into_outbox(request.now)]).await?;
+                Self::insert_events(&mut tx, &stock_low).await?;
                 tx.commit().await.map_err(backend)?;
                 Ok(CheckoutOutcome { order, replayed: false })
             }
@@ -811,6 +840,7 @@ macro_rules! sql_store {
                 quantity: Quantity,
                 at: DateTime<Utc>,
             ) -> StoreResult<Quantity> {
+                let mut tx = self.begin_write().await?;
                 let row: Option<(i64,)> = sqlx::query_as(
                     "INSERT INTO cart_items (id, user_id, product_id, quantity, added_at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = cart_items.quantity + excluded.quantity \
@@ -821,34 +851,54 @@ macro_rules! sql_store {
                 .bind(product_id.as_uuid())
                 .bind(quantity.units())
                 .bind(at)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
                 let (units,) = row.ok_or(StoreError::Conflict)?;
-                Quantity::new(units).map_err(|error| StoreError::Backend(error.to_string().into()))
+                let quantity = Quantity::new(units).map_err(|error| StoreError::Backend(error.to_string().into()))?;
+                Self::insert_events(&mut tx, &[Self::cart_updated(user_id, product_id, units, at)]).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(quantity)
             }
 
-            async fn set_cart_quantity(&self, user_id: UserId, item_id: CartItemId, quantity: Quantity) -> StoreResult<bool> {
-                let updated = sqlx::query("UPDATE cart_items SET quantity = $3 WHERE id = $1 AND user_id = $2")
-                    .bind(item_id.as_uuid())
-                    .bind(user_id.as_uuid())
-                    .bind(quantity.units())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                Ok(updated > 0)
+            async fn set_cart_quantity(
+                &self,
+                user_id: UserId,
+                item_id: CartItemId,
+                quantity: Quantity,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let updated: Option<(uuid::Uuid,)> = sqlx::query_as(
+                    "UPDATE cart_items SET quantity = $3 WHERE id = $1 AND user_id = $2 RETURNING product_id",
+                )
+                .bind(item_id.as_uuid())
+                .bind(user_id.as_uuid())
+                .bind(quantity.units())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let Some((product_id,)) = updated else { return Ok(false) };
+                let event = Self::cart_updated(user_id, ProductId::from_uuid(product_id), quantity.units(), at);
+                Self::insert_events(&mut tx, &[event]).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
             }
 
-            async fn remove_cart_item(&self, user_id: UserId, item_id: CartItemId) -> StoreResult<bool> {
-                let deleted = sqlx::query("DELETE FROM cart_items WHERE id = $1 AND user_id = $2")
-                    .bind(item_id.as_uuid())
-                    .bind(user_id.as_uuid())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                Ok(deleted > 0)
+            async fn remove_cart_item(&self, user_id: UserId, item_id: CartItemId, at: DateTime<Utc>) -> StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let deleted: Option<(uuid::Uuid,)> =
+                    sqlx::query_as("DELETE FROM cart_items WHERE id = $1 AND user_id = $2 RETURNING product_id")
+                        .bind(item_id.as_uuid())
+                        .bind(user_id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                let Some((product_id,)) = deleted else { return Ok(false) };
+                let event = Self::cart_updated(user_id, ProductId::from_uuid(product_id), 0, at);
+                Self::insert_events(&mut tx, &[event]).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
             }
 
             async fn clear_cart(&self, user_id: UserId) -> StoreResult<()> {
@@ -1012,6 +1062,79 @@ macro_rules! sql_store {
                 .await
                 .map_err(backend)?;
                 Ok(rows.into_iter().map(OutboxEvent::from).collect())
+            }
+
+            async fn pending_count(&self) -> StoreResult<u64> {
+                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(backend)?;
+                Ok(u64::try_from(count).unwrap_or_default())
+            }
+
+            async fn append_events(&self, events: &[OutboxEvent]) -> StoreResult<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                Self::insert_events(&mut tx, events).await?;
+                tx.commit().await.map_err(backend)
+            }
+
+            async fn publish_pending(
+                &self,
+                limit: u32,
+                publisher: &dyn EventPublisher,
+            ) -> Result<usize, RelayError> {
+                let mut tx = self.begin_write().await?;
+                let claim = format!(
+                    "SELECT id, event_type, subject, payload, occurred_at FROM outbox WHERE published_at IS NULL \
+                     ORDER BY occurred_at, id LIMIT $1{}",
+                    Self::LOCK_PENDING_ROWS
+                );
+                let rows: Vec<OutboxRow> = sqlx::query_as(&claim)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if rows.is_empty() {
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(0);
+                }
+                let events: Vec<CloudEvent> =
+                    rows.into_iter().map(|row| CloudEvent::from_outbox(&OutboxEvent::from(row))).collect();
+                let ids: Vec<uuid::Uuid> = events
+                    .iter()
+                    .map(|event| event.id.parse::<uuid::Uuid>().map_err(|error| StoreError::Backend(Box::new(error))))
+                    .collect::<StoreResult<_>>()?;
+                // `published_at` bound first, then the ids: placeholders are numbered in order.
+                let mark = |published_at: Option<DateTime<Utc>>| {
+                    let mut sql = QueryBuilder::<$db>::new("UPDATE outbox SET ");
+                    match published_at {
+                        Some(at) => sql.push("published_at = ").push_bind(at),
+                        None => sql.push("attempts = attempts + 1"),
+                    };
+                    sql.push(" WHERE id IN (");
+                    let mut list = sql.separated(", ");
+                    for id in &ids {
+                        list.push_bind(*id);
+                    }
+                    sql.push(")");
+                    sql
+                };
+                match publisher.publish(&events).await {
+                    Ok(()) => {
+                        mark(Some(Utc::now())).build().execute(&mut *tx).await.map_err(backend)?;
+                        tx.commit().await.map_err(backend)?;
+                        Ok(events.len())
+                    }
+                    Err(source) => {
+                        // The claim ends first: the attempts are counted in a statement of their own.
+                        tx.rollback().await.map_err(backend)?;
+                        mark(None).build().execute(&self.pool).await.map_err(backend)?;
+                        Err(RelayError::Publish { count: events.len(), source })
+                    }
+                }
             }
         }
     };

@@ -25,6 +25,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 impl SqliteStore {
     const LOCK_USER_ROW: &'static str = "";
     const LOCK_ROWS_OF_PRODUCTS: &'static str = "";
+    /// `BEGIN IMMEDIATE` already serialises relays.
+    const LOCK_PENDING_ROWS: &'static str = "";
     /// Timestamps are stored as RFC 3339 text in UTC, so the day is its first ten characters.
     const DAY_OF_PLACED_AT: &'static str = "substr(placed_at, 1, 10)";
 

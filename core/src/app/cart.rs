@@ -88,7 +88,7 @@ impl Shop {
             .map_err(|error| AppError::validation("quantity", error.0))?;
         if !self
             .store
-            .set_cart_quantity(user_id, item_id, quantity)
+            .set_cart_quantity(user_id, item_id, quantity, self.clock.now())
             .await?
         {
             return Err(AppError::NotFound("cart item"));
@@ -102,7 +102,11 @@ impl Shop {
         item_id: CartItemId,
     ) -> AppResult<CartView> {
         let user_id = actor.user_id()?;
-        if !self.store.remove_cart_item(user_id, item_id).await? {
+        if !self
+            .store
+            .remove_cart_item(user_id, item_id, self.clock.now())
+            .await?
+        {
             return Err(AppError::NotFound("cart item"));
         }
         self.get_cart(actor).await

@@ -11,6 +11,7 @@ mod pagination;
 pub mod password;
 mod payments;
 mod users;
+mod views;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub use payments::RecordPayment;
 pub use users::{
     AddressInput, ChangePassword, ListUsers, RegisterUser, UpdateProfile, UpdateUserAdmin,
 };
+pub use views::{DEFAULT_VIEW_CAPACITY, ProductViews, ViewCounts, ViewWriter};
 
 use crate::{
     adapters::memory::MemoryKeyValue,
@@ -117,6 +119,9 @@ impl GenerationHint {
 }
 const GENERATION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
 
+/// `SHOP_LOW_STOCK_THRESHOLD`'s default.
+pub const DEFAULT_LOW_STOCK_THRESHOLD: i64 = 5;
+
 /// Business settings that are configuration rather than code.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShopSettings {
@@ -132,6 +137,8 @@ pub struct Shop {
     settings: ShopSettings,
     auth: Arc<AuthSettings>,
     generation: Arc<GenerationHint>,
+    views: Option<ProductViews>,
+    low_stock_threshold: i64,
 }
 
 impl std::fmt::Debug for Shop {
@@ -153,7 +160,17 @@ impl Shop {
             settings,
             auth: Arc::new(AuthSettings::ephemeral()),
             generation: Arc::default(),
+            views: None,
+            low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
         }
+    }
+
+    /// A sale that leaves a product with this many units or fewer (coming from more) emits
+    /// `StockLow`; [`DEFAULT_LOW_STOCK_THRESHOLD`] unless set.
+    #[must_use]
+    pub fn with_low_stock_threshold(mut self, threshold: i64) -> Self {
+        self.low_stock_threshold = threshold;
+        self
     }
 
     #[must_use]

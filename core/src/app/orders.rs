@@ -77,6 +77,7 @@ impl Shop {
                 .map(|address| AddressSnapshot::from(&address.fields)),
             tax_rate: self.settings.tax_rate,
             now: self.clock.now(),
+            low_stock_threshold: self.low_stock_threshold,
         };
         let outcome = self.store.checkout(&request).await?;
         if !outcome.replayed {
