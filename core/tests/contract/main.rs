@@ -14,6 +14,7 @@ mod checkout;
 mod concurrency;
 mod operations;
 mod orders;
+mod outbox;
 mod payments;
 mod users;
 mod validation;

@@ -51,6 +51,8 @@ const POOL_SIZE: u32 = 20;
 /// A shop on its own empty database, which lives as long as this value.
 pub struct TestShop {
     pub shop: Shop,
+    /// The database's URL, for tests that look at what the ports do not show.
+    pub url: DatabaseUrl,
     // Dropped after the shop, so the pool goes first.
     _postgres: Option<PgDatabase>,
     _sqlite: Option<TempDir>,
@@ -92,6 +94,7 @@ pub async fn postgres() -> TestShop {
         .expect("connect to and migrate the test database");
     TestShop {
         shop: Shop::new(store, ShopSettings::default()),
+        url,
         _postgres: Some(database),
         _sqlite: None,
     }
@@ -107,6 +110,7 @@ pub async fn sqlite() -> TestShop {
         .expect("create and migrate the SQLite database");
     TestShop {
         shop: Shop::new(store, ShopSettings::default()),
+        url,
         _postgres: None,
         _sqlite: Some(dir),
     }
