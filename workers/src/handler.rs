@@ -26,3 +26,9 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one event. Events of types the worker does not care about return `Ok(())`.
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError>;
 }
+
+impl std::fmt::Debug for dyn Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handler({})", self.kind().name())
+    }
+}

@@ -1,28 +1,352 @@
-//! `shop-workers`: the email, invoice, notification and analytics consumers.
+//! `shop-workers`: the email, invoice, notification and analytics consumers, fed by RabbitMQ.
 //!
-//! Only the command line exists so far; the consumers arrive with the events issue. The binary
-//! refuses to start rather than pretend to work.
+//! `shop-workers [--only analytics,...]` consumes until SIGTERM or Ctrl-C; `shop-workers
+//! dead-letters list|replay` looks after the dead-letter queues. Exit codes: 0 success (also after
+//! a graceful shutdown), 1 failure, 2 bad usage or configuration.
 
-use clap::Parser;
+use std::{io::IsTerminal as _, net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret as _;
+use shop_core::{
+    adapters::rabbitmq,
+    config::{Config, LogFormat},
+    messaging::WorkerKind,
+};
+use shop_workers::{
+    dead_letters, handler_for, implemented,
+    runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http},
+    store::Db,
+};
+use tracing_subscriber::EnvFilter;
 
 /// Background workers fed by RabbitMQ through the transactional outbox.
 #[derive(Debug, Parser)]
 #[command(name = "shop-workers", version, about)]
 struct Cli {
     /// Run only these workers (comma separated: email, invoice, notification, analytics).
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
+    /// Default: every implemented worker.
+    #[arg(long, value_delimiter = ',', value_parser = parse_worker, value_name = "WORKERS")]
+    only: Vec<WorkerKind>,
+
+    /// Messages each worker handles at once (also its channel's prefetch).
+    #[arg(long, env = "SHOP_WORKER_CONCURRENCY", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    concurrency: u16,
+
+    /// Where /healthz, /readyz and /metrics are served. Port 0 picks a free port.
+    #[arg(
+        long,
+        env = "SHOP_WORKERS_METRICS_ADDR",
+        default_value = "0.0.0.0:9100"
+    )]
+    metrics_addr: SocketAddr,
+
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn main() -> std::process::ExitCode {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect or replay the dead-letter queues (`<worker>.dead`).
+    #[command(subcommand)]
+    DeadLetters(DeadLetters),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetters {
+    /// Print the messages waiting in the dead-letter queues (they stay there).
+    List {
+        /// One worker's dead-letter queue (`analytics` or `analytics.dead`); default: all four.
+        #[arg(long, value_name = "NAME")]
+        queue: Option<String>,
+        /// At most this many messages per queue.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Send dead-lettered messages back to their worker's queue.
+    Replay {
+        /// The worker or its dead-letter queue (`analytics` or `analytics.dead`).
+        #[arg(long, value_name = "NAME")]
+        queue: String,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+}
+
+fn parse_worker(name: &str) -> Result<WorkerKind, String> {
+    WorkerKind::parse(name.trim()).ok_or_else(|| {
+        format!("unknown worker {name:?}; the workers are email, invoice, notification, analytics")
+    })
+}
+
+fn queue_name(name: &str) -> Result<String, Usage> {
+    dead_letters::dead_letter_queue(name).ok_or_else(|| {
+        Usage(format!(
+            "--queue: unknown queue {name:?}; use a worker (email, invoice, notification, \
+             analytics) or its dead-letter queue (analytics.dead, ...)"
+        ))
+    })
+}
+
+/// Bad usage or configuration: exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!(
-        "shop-workers: the workers ({}) are not implemented yet",
-        if cli.only.is_empty() {
-            "all".to_owned()
-        } else {
-            cli.only.join(",")
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
         }
+    };
+    if let Err(error) = init_logs(&config) {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli, config));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn init_logs(config: &Config) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&config.log_filter)
+        .map_err(|error| format!("SHOP_LOG: invalid filter {:?}: {error}", config.log_filter))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    Ok(())
+}
+
+fn amqp_url(config: &Config) -> anyhow::Result<String> {
+    config
+        .amqp_url
+        .as_ref()
+        .map(|url| url.expose_secret().to_owned())
+        .ok_or_else(|| {
+            Usage(
+                "AMQP_URL: must be set for shop-workers (amqp://user:password@host:5672/vhost); \
+                 without RabbitMQ the workers run inside shop-api"
+                    .to_owned(),
+            )
+            .into()
+        })
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::DeadLetters(command)) => dead_letters_command(command, &config).await,
+        None => consume(cli, config).await,
+    }
+}
+
+/// The workers to run: `--only`'s (each must be implemented), or every implemented one.
+fn selection(only: &[WorkerKind]) -> anyhow::Result<Vec<WorkerKind>> {
+    if only.is_empty() {
+        let missing: Vec<&str> = WorkerKind::ALL
+            .into_iter()
+            .filter(|kind| !implemented().contains(kind))
+            .map(WorkerKind::name)
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                "not implemented yet, not started: {} (running {})",
+                missing.join(", "),
+                implemented()
+                    .iter()
+                    .map(|kind| kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return Ok(implemented());
+    }
+    let mut selected = only.to_vec();
+    selected.sort();
+    selected.dedup();
+    if let Some(missing) = selected.iter().find(|kind| !implemented().contains(kind)) {
+        return Err(Usage(format!(
+            "--only: the {} worker is not implemented yet (implemented: {})",
+            missing.name(),
+            implemented()
+                .iter()
+                .map(|kind| kind.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    Ok(selected)
+}
+
+async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let workers = selection(&cli.only)?;
+    let amqp_url = amqp_url(&config)?;
+    let mut signals = Signals::install().context("cannot listen for shutdown signals")?;
+
+    let db = tokio::select! {
+        db = connect_database(&config) => db,
+        () = signals.received() => return Ok(()),
+    };
+    let handlers = workers
+        .iter()
+        .filter_map(|kind| handler_for(*kind, &db))
+        .collect();
+    let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (address, server) = http::bind(
+        cli.metrics_addr,
+        Arc::clone(runtime.health()),
+        Arc::clone(runtime.metrics()),
+        async move {
+            let _ = http_stopped.await;
+        },
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot listen on {} (--metrics-addr, SHOP_WORKERS_METRICS_ADDR)",
+            cli.metrics_addr
+        )
+    })?;
+    let server = tokio::spawn(server);
+    println!(
+        "workers: {}",
+        workers
+            .iter()
+            .map(|kind| kind.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    std::process::ExitCode::from(2)
+    println!("metrics listening on {address}");
+    runtime
+        .run(async move {
+            signals.received().await;
+            tracing::info!("shutting down: finishing messages in flight");
+        })
+        .await;
+    let _ = stop_http.send(());
+    let _ = server.await;
+    println!("stopped");
+    Ok(())
+}
+
+/// Opens the database pool, trying again with backoff while it is unreachable.
+async fn connect_database(config: &Config) -> Db {
+    let mut attempt = 0;
+    loop {
+        match Db::connect(&config.database_url, config.db_max_connections).await {
+            Ok(db) => return db,
+            Err(error) => {
+                let delay = backoff(Duration::from_millis(500), attempt, MAX_RECONNECT_DELAY);
+                attempt += 1;
+                tracing::warn!(
+                    database = %config.database_url.redacted(),
+                    %error,
+                    "cannot reach the database (DATABASE_URL); trying again"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+async fn dead_letters_command(command: DeadLetters, config: &Config) -> anyhow::Result<()> {
+    let amqp_url = amqp_url(config)?;
+    let connection = rabbitmq::connect(&amqp_url).await?;
+    let channel = connection.create_channel().await?;
+    rabbitmq::declare_topology(&channel).await?;
+    match command {
+        DeadLetters::List { queue, limit } => {
+            let queues = match queue {
+                Some(name) => vec![queue_name(&name)?],
+                None => WorkerKind::ALL
+                    .into_iter()
+                    .map(WorkerKind::dead_letter_queue)
+                    .collect(),
+            };
+            for queue in queues {
+                let total = dead_letters::depth(&channel, &queue).await?;
+                // A channel of its own per queue: closing it returns the peeked messages.
+                let peeking = connection.create_channel().await?;
+                let letters = dead_letters::peek(&peeking, &queue, limit.min(total)).await?;
+                peeking.close(200, "peeked".into()).await?;
+                print!("{}", dead_letters::render(&queue, total, &letters));
+            }
+        }
+        DeadLetters::Replay { queue, limit } => {
+            let dead = queue_name(&queue)?;
+            let kind = WorkerKind::parse(dead.trim_end_matches(".dead"))
+                .context("a dead-letter queue names its worker")?;
+            let replayed = dead_letters::replay(&channel, kind, limit).await?;
+            println!(
+                "replayed {} message(s) from {dead} to {}",
+                replayed.messages,
+                kind.queue()
+            );
+        }
+    }
+    let _ = channel.close(200, "done".into()).await;
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// SIGTERM (Kubernetes) and SIGINT (Ctrl-C), installed before anything is announced.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
 }
