@@ -66,6 +66,8 @@ pub struct AppStateInner {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub catalog_cache: rest::cache::LocalCatalogCache,
+    /// The workers' view of the database (analytics report; later the embedded workers).
+    workers_db: std::sync::OnceLock<shop_workers::store::Db>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,7 +90,20 @@ impl AppState {
             metrics,
             limits,
             catalog_cache: Default::default(),
+            workers_db: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Gives the handlers the workers' database (the analytics report reads it).
+    #[must_use]
+    pub fn with_workers_db(self, db: shop_workers::store::Db) -> Self {
+        let _ = self.0.workers_db.set(db);
+        self
+    }
+
+    /// The workers' database, when [`Self::with_workers_db`] gave one.
+    pub fn workers_db(&self) -> Option<&shop_workers::store::Db> {
+        self.0.workers_db.get()
     }
 }
 

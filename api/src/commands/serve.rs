@@ -51,6 +51,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_product_views(views)
         .with_low_stock_threshold(config.low_stock_threshold);
     let (publisher, event_bus) = event_publisher(&config).await;
+    // The workers' tables (the analytics report) through a small pool of their own.
+    let workers_db = shop_workers::store::Db::connect(&config.database_url, 2)
+        .await
+        .context("the database is not usable (DATABASE_URL)")?;
 
     // Signals are caught before the address is announced: whoever reads that line may send
     // SIGTERM at once, and it must end in a graceful shutdown, not the default kill.
@@ -77,7 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     say(format!("listening on http://{address}"));
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let state = AppState::new(shop, Limits::from_config(&config));
+    let state = AppState::new(shop, Limits::from_config(&config)).with_workers_db(workers_db);
     // The embedded default's workers subscribe to `event_bus` (one receiver per WorkerKind)
     // before the relay starts; without subscribers the bus delivers to nobody.
     let _event_bus: Option<Arc<InProcessBus>> = event_bus;

@@ -8,10 +8,10 @@ use axum::{
 use serde::{Deserialize, Deserializer};
 use shop_core::{
     app::{
-        AdjustStock, ChangeOrderStatus, CreateCategory, CreateProduct, ListOrders, ListUsers,
-        RecordPayment, UpdateCategory, UpdateProduct, UpdateUserAdmin,
+        Actor, AdjustStock, AppError, ChangeOrderStatus, CreateCategory, CreateProduct, ListOrders,
+        ListUsers, RecordPayment, UpdateCategory, UpdateProduct, UpdateUserAdmin,
     },
-    domain::{CategoryId, ProductId, UserId},
+    domain::{CategoryId, ProductId, Role, UserId},
     ports::SalesStats,
 };
 use utoipa::{IntoParams, ToSchema};
@@ -37,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_order_status))
         .routes(routes!(record_payment))
         .routes(routes!(stats))
+        .routes(routes!(analytics))
 }
 
 /// Tells "absent" (leave as is) from `null` (clear) in PATCH bodies.
@@ -418,4 +419,62 @@ async fn stats(
     Ok(axum::Json(
         state.shop.sales_stats(&actor, params.days).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsParams {
+    /// First UTC day, `YYYY-MM-DD` (default: 29 days before `to`).
+    from: Option<String>,
+    /// Last UTC day, included, `YYYY-MM-DD` (default: today). At most 366 days after `from`.
+    to: Option<String>,
+}
+
+fn day_parameter(name: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid_parameter(name, format!("{name} must be a date like 2026-11-29"))
+    })
+}
+
+/// Sales per day and currency, the best-selling products and the funnel (product views → cart
+/// updates → orders) from the analytics worker's aggregates. Revenue is the total of the orders
+/// placed (tax included), counted when they were placed.
+#[utoipa::path(get, path = "/api/v1/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsParams),
+    responses((status = 200, body = shop_workers::analytics::AnalyticsReport), (status = 400, description = "a malformed date or range", body = ProblemDoc),
+        (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+async fn analytics(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    ApiQuery(params): ApiQuery<AnalyticsParams>,
+) -> ApiResult<axum::Json<shop_workers::analytics::AnalyticsReport>> {
+    if !matches!(
+        actor,
+        Actor::System
+            | Actor::User {
+                role: Role::Admin,
+                ..
+            }
+    ) {
+        return Err(AppError::Forbidden.into());
+    }
+    let to = match &params.to {
+        Some(raw) => day_parameter("to", raw)?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let from = match &params.from {
+        Some(raw) => day_parameter("from", raw)?,
+        None => to - chrono::Days::new(29),
+    };
+    let Some(db) = state.workers_db() else {
+        return Err(AppError::Internal("the analytics database is not configured".into()).into());
+    };
+    match shop_workers::analytics::report(db, from, to).await {
+        Ok(report) => Ok(axum::Json(report)),
+        Err(shop_workers::analytics::ReportError::InvalidRange(detail)) => {
+            Err(ApiError::invalid_parameter("from", detail))
+        }
+        Err(shop_workers::analytics::ReportError::Database(error)) => {
+            Err(AppError::Internal(Box::new(error)).into())
+        }
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::support::{Backend, TestApp, header, json_body, send};
 
 /// Every route under `/api/v1`, as (method, path template).
-const ROUTES: [(&str, &str); 38] = [
+const ROUTES: [(&str, &str); 39] = [
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
@@ -48,6 +48,7 @@ const ROUTES: [(&str, &str); 38] = [
     ("patch", "/api/v1/admin/orders/{id}/status"),
     ("post", "/api/v1/admin/payments"),
     ("get", "/api/v1/admin/stats"),
+    ("get", "/api/v1/admin/analytics"),
 ];
 
 const HTTP_METHODS: [&str; 8] = [
