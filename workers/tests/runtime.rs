@@ -258,3 +258,156 @@ async fn rejected_and_undecodable_messages_are_dead_lettered_at_once() {
         "{text}"
     );
 }
+
+/// Counts what it handles.
+#[derive(Debug, Default)]
+struct Counting {
+    handled: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Handler for Counting {
+    fn kind(&self) -> WorkerKind {
+        WorkerKind::Email
+    }
+
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        self.handled.lock().expect("handled").push(event.id.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consuming_resumes_after_the_broker_drops_the_connection() {
+    let (_database, db) = database().await;
+    let (vhost, _first_connection, channel) = broker().await;
+    let handler = Arc::new(Counting::default());
+    let mut settings = Settings::new(vhost.url(), 2);
+    settings.reconnect_base = Duration::from_millis(100);
+    let runtime = Runtime::new(vec![Arc::clone(&handler) as Arc<dyn Handler>], db, settings);
+    let health = Arc::clone(runtime.health());
+    let (stopper, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runtime.run(async move {
+        let _ = stopped.await;
+    }));
+    let ready = || {
+        let health = Arc::clone(&health);
+        async move { health.readiness().0.then_some(()) }
+    };
+    eventually(Duration::from_secs(30), "ready", ready).await;
+
+    // The broker closes every connection of the vhost (as on a restart or a failover).
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args([
+            "close_all_connections",
+            "-p",
+            vhost.name(),
+            "test: broker restart",
+        ])
+        .output()
+        .expect("run rabbitmqctl");
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    eventually(
+        Duration::from_secs(30),
+        "not ready while disconnected",
+        || {
+            let health = Arc::clone(&health);
+            async move { (!health.readiness().0).then_some(()) }
+        },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "ready again", ready).await;
+
+    // The test's own connection was closed too.
+    drop(channel);
+    let connection = shop_core::adapters::rabbitmq::connect(vhost.url())
+        .await
+        .expect("reconnect the test's publisher");
+    let channel_again = connection.create_channel().await.expect("a channel");
+    channel_again
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    let event = user_registered();
+    publish(&channel_again, &event).await;
+    eventually(
+        Duration::from_secs(30),
+        "the event handled after the reconnect",
+        || {
+            let handler = Arc::clone(&handler);
+            let id = event.id.clone();
+            async move {
+                handler
+                    .handled
+                    .lock()
+                    .expect("handled")
+                    .contains(&id)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let _ = stopper.send(());
+    tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("the runtime stops")
+        .expect("no panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_is_down_messages_are_held_not_dead_lettered() {
+    let (database, db) = database().await;
+    let (vhost, _connection, channel) = broker().await;
+    let handler = Arc::new(Failing {
+        permanent: false,
+        calls: Mutex::new(Vec::new()),
+    });
+    let mut settings = Settings::new(vhost.url(), 2);
+    settings.retry_base = Duration::from_millis(20);
+    settings.reconnect_base = Duration::from_millis(50);
+    let runtime = Runtime::new(vec![Arc::clone(&handler) as Arc<dyn Handler>], db, settings);
+    let health = Arc::clone(runtime.health());
+    let (stopper, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runtime.run(async move {
+        let _ = stopped.await;
+    }));
+    eventually(Duration::from_secs(30), "ready", || {
+        let health = Arc::clone(&health);
+        async move { health.readiness().0.then_some(()) }
+    })
+    .await;
+
+    database.drop_now().await;
+    publish(&channel, &user_registered()).await;
+    eventually(Duration::from_secs(30), "several attempts", || {
+        let handler = Arc::clone(&handler);
+        async move {
+            (handler.calls.lock().expect("calls").len()
+                > usize::try_from(DELIVERY_LIMIT).expect("small") + 1)
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(!health.readiness().0, "unready without a database");
+    assert_eq!(
+        depth(&channel, "email.dead").await,
+        0,
+        "held, not dead-lettered"
+    );
+
+    stop(stopper, running).await;
+    eventually(
+        Duration::from_secs(10),
+        "the held message back in its queue",
+        || {
+            let channel = channel.clone();
+            async move { (depth(&channel, "email").await == 1).then_some(()) }
+        },
+    )
+    .await;
+    assert_eq!(depth(&channel, "email.dead").await, 0);
+}
