@@ -225,6 +225,7 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
         db = connect_database(&config) => db,
         () = signals.received() => return Ok(()),
     };
+    println!("database: {}", config.database_url.redacted());
     let handlers = workers
         .iter()
         .filter_map(|kind| handler_for(*kind, &db))
