@@ -16,7 +16,7 @@ use shop_core::{
 };
 use shop_workers::{
     dead_letters, handler_for, implemented,
-    runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http},
+    runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http, metrics::Metrics},
     store::Db,
 };
 use tracing_subscriber::EnvFilter;
@@ -221,21 +221,15 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     let amqp_url = amqp_url(&config)?;
     let mut signals = Signals::install().context("cannot listen for shutdown signals")?;
 
-    let db = tokio::select! {
-        db = connect_database(&config) => db,
-        () = signals.received() => return Ok(()),
-    };
-    println!("database: {}", config.database_url.redacted());
-    let handlers = workers
-        .iter()
-        .filter_map(|kind| handler_for(*kind, &db))
-        .collect();
-    let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency));
+    // Probes answer from the start: /healthz while the database is still being reached,
+    // /readyz once everything is connected.
+    let health = Arc::new(http::Health::new(&workers));
+    let metrics = Arc::new(Metrics::new());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let (address, server) = http::bind(
         cli.metrics_addr,
-        Arc::clone(runtime.health()),
-        Arc::clone(runtime.metrics()),
+        Arc::clone(&health),
+        Arc::clone(&metrics),
         async move {
             let _ = http_stopped.await;
         },
@@ -257,6 +251,21 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
             .join(", ")
     );
     println!("metrics listening on {address}");
+    let db = tokio::select! {
+        db = connect_database(&config) => db,
+        () = signals.received() => {
+            let _ = stop_http.send(());
+            let _ = server.await;
+            return Ok(());
+        }
+    };
+    println!("database: {}", config.database_url.redacted());
+    let handlers = workers
+        .iter()
+        .filter_map(|kind| handler_for(*kind, &db))
+        .collect();
+    let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency))
+        .reporting_to(metrics, health);
     runtime
         .run(async move {
             signals.received().await;

@@ -234,3 +234,31 @@ async fn sigterm_in_a_burst_loses_and_duplicates_nothing() {
     assert_eq!(views, EVENTS, "each event counted exactly once");
     assert!(viewers <= 2, "one viewer per day");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_while_the_database_is_unreachable() {
+    let env = [
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+        ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+        ("SHOP_WORKERS_METRICS_ADDR", "127.0.0.1:0"),
+    ];
+    let workers = Running::start(shop_workers(&env, &["--only", "analytics"])).await;
+    let http = reqwest::Client::new();
+    let live = http
+        .get(workers.url("/healthz"))
+        .send()
+        .await
+        .expect("/healthz");
+    assert_eq!(live.status(), 200, "alive while the database is away");
+    let ready = http
+        .get(workers.url("/readyz"))
+        .send()
+        .await
+        .expect("/readyz");
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.expect("JSON");
+    assert_eq!(body["database"], "down", "{body}");
+    assert_eq!(body["workers"]["analytics"], "not consuming", "{body}");
+    let (code, stderr) = workers.terminate().await;
+    assert_eq!(code, Some(0), "{stderr}");
+}

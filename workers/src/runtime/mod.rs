@@ -136,6 +136,19 @@ impl Runtime {
         }
     }
 
+    /// Reports into `metrics` and `health` made (and served) before the runtime, e.g. while the
+    /// database is still being reached at start.
+    #[must_use]
+    pub fn reporting_to(mut self, metrics: Arc<Metrics>, health: Arc<Health>) -> Self {
+        for handler in &self.handlers {
+            metrics.register_worker(handler.kind());
+            health.set_consuming(handler.kind(), false);
+        }
+        self.metrics = metrics;
+        self.health = health;
+        self
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
