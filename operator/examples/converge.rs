@@ -8,6 +8,10 @@
 //! operator alone).
 //!
 //! `cargo run --release -p shop-operator --example converge -- 1000`
+//!
+//! With `--baseline`, the same objects (every child of every Shop, as the builders make them)
+//! are stored in the in-memory API directly, without the operator: its time and memory are what
+//! the API double alone costs, to subtract from the full run.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +20,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use kube_fake_client::ClientBuilder;
 use serde_json::json;
 use shop_operator::build::service_monitor::ServiceMonitor;
@@ -28,13 +32,29 @@ const NAMESPACE: &str = "bench";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let count: usize = std::env::args().nth(1).map_or(Ok(1000), |n| n.parse())?;
-    let client = ClientBuilder::new()
-        .with_resource::<Shop>()
-        .with_resource::<Worker>()
-        .with_resource::<Backup>()
-        .with_resource::<ServiceMonitor>()
-        .build()
-        .await?;
+    let baseline = std::env::args().any(|arg| arg == "--baseline");
+    // `--api-server URL`: talk to an in-memory API served by another process (the
+    // `fake_apiserver` example), so that this process's memory is the operator's alone.
+    let server = std::env::args()
+        .skip_while(|arg| arg != "--api-server")
+        .nth(1);
+    let client = match server {
+        Some(url) => {
+            // As in the operator's main: the test build links two rustls providers; pick ring.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = kube::Config::new(url.parse()?);
+            Client::try_from(config)?
+        }
+        None => {
+            ClientBuilder::new()
+                .with_resource::<Shop>()
+                .with_resource::<Worker>()
+                .with_resource::<Backup>()
+                .with_resource::<ServiceMonitor>()
+                .build()
+                .await?
+        }
+    };
     let shops: Api<Shop> = Api::namespaced(client.clone(), NAMESPACE);
     for index in 0..count {
         let shop: Shop = serde_json::from_value(json!({
@@ -43,6 +63,9 @@ async fn main() -> anyhow::Result<()> {
             "spec": {"version": "1.0.0"},
         }))?;
         shops.create(&PostParams::default(), &shop).await?;
+    }
+    if baseline {
+        return store_objects_directly(&client, count).await;
     }
     let ctx = Arc::new(Context::new(client.clone()));
 
@@ -78,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         if ready == count {
             break;
         }
-        play_the_cluster(&client).await?;
+        play_the_cluster(&client, count).await?;
         anyhow::ensure!(
             rounds < 10,
             "not converged after {rounds} rounds ({ready}/{count} ready)"
@@ -96,38 +119,81 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the cluster's own controllers would do between rounds.
-async fn play_the_cluster(client: &Client) -> anyhow::Result<()> {
+/// The baseline: every object the operator would create, stored without it.
+async fn store_objects_directly(client: &Client, count: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let shops: Api<Shop> = Api::namespaced(client.clone(), NAMESPACE);
+    let mut stored = 0;
+    for shop in shops.list(&ListParams::default()).await?.items {
+        let secret = || "generated-secret-of-48-characters-000000000000000".to_owned();
+        for object in shop_operator::build::shop::shop_objects(&shop, &shop.spec.version, &secret) {
+            let mut object: kube::api::DynamicObject = serde_json::from_value(object)?;
+            let types = object
+                .types
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("no type"))?;
+            let gvk = kube::api::GroupVersionKind::try_from(&types)?;
+            let resource = kube::api::ApiResource::from_gvk(&gvk);
+            object.metadata.namespace = Some(NAMESPACE.to_owned());
+            let api: Api<kube::api::DynamicObject> =
+                Api::namespaced_with(client.clone(), NAMESPACE, &resource);
+            api.create(&PostParams::default(), &object).await?;
+            stored += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let peak = peak_resident_kib().unwrap_or(0);
+    println!(
+        "baseline: stored {stored} objects of {count} shops in {:.2} s without the operator, \
+         peak RSS {:.1} MiB",
+        elapsed.as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// What the cluster's own controllers would do between rounds. Objects are addressed by name
+/// (the operator's naming scheme) rather than listed, so that this harness holds no copies of
+/// thousands of objects and the process's peak memory stays the operator's.
+async fn play_the_cluster(client: &Client, count: usize) -> anyhow::Result<()> {
+    use shop_operator::names::{self, Backend};
     let status = |value| Patch::Merge(json!({ "status": value }));
     let params = PatchParams::default();
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
-    for set in sets.list(&ListParams::default()).await?.items {
-        sets.patch_status(
-            &set.name_any(),
-            &params,
-            &status(json!({"replicas": 1, "readyReplicas": 1})),
-        )
-        .await?;
-    }
     let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
-    for job in jobs.list(&ListParams::default()).await?.items {
-        let done = json!({"conditions": [{"type": "Complete", "status": "True"}]});
-        jobs.patch_status(&job.name_any(), &params, &status(done))
-            .await?;
-    }
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
-    for deployment in deployments.list(&ListParams::default()).await?.items {
+    fn ignore_missing<T>(result: kube::Result<T>) -> kube::Result<()> {
+        match result {
+            Err(kube::Error::Api(response)) if response.code == 404 => Ok(()),
+            other => other.map(drop),
+        }
+    }
+    for index in 0..count {
+        let shop = format!("shop-{index:04}");
+        for backend in Backend::ALL {
+            let ready = status(json!({"replicas": 1, "readyReplicas": 1}));
+            ignore_missing(
+                sets.patch_status(&names::backend(&shop, backend), &params, &ready)
+                    .await,
+            )?;
+        }
+        let done = status(json!({"conditions": [{"type": "Complete", "status": "True"}]}));
+        let job = names::migration_job(&shop, "1.0.0");
+        ignore_missing(jobs.patch_status(&job, &params, &done).await)?;
+        let Some(deployment) = deployments.get_opt(&names::api(&shop)).await? else {
+            continue;
+        };
         let replicas = deployment
             .spec
             .as_ref()
             .and_then(|spec| spec.replicas)
             .unwrap_or(1);
-        let available = json!({
+        let available = status(json!({
             "observedGeneration": deployment.metadata.generation, "replicas": replicas,
             "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-        });
+        }));
         deployments
-            .patch_status(&deployment.name_any(), &params, &status(available))
+            .patch_status(&names::api(&shop), &params, &available)
             .await?;
     }
     Ok(())
