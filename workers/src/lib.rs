@@ -17,12 +17,22 @@ use shop_core::messaging::WorkerKind;
 
 use crate::{handler::Handler, store::Db};
 
-/// The handler of `kind`, or `None` while that worker is not implemented yet.
-pub fn handler_for(kind: WorkerKind, db: &Db) -> Option<Arc<dyn Handler>> {
-    match kind {
-        WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(db.clone()))),
+/// What handlers are built from. A worker's own settings (SMTP server, blob store, webhook
+/// endpoints) come from the environment and are read when its handler is built, so a wrong
+/// value stops the start with a message naming the variable.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The shop's database (the workers' tables and the processed-message records live there).
+    pub db: Db,
+}
+
+/// The handler of `kind`, `Ok(None)` while that worker is not implemented yet, or an error
+/// naming the setting that is wrong.
+pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<dyn Handler>>> {
+    Ok(match kind {
+        WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(deps.db.clone()))),
         WorkerKind::Email | WorkerKind::Invoice | WorkerKind::Notification => None,
-    }
+    })
 }
 
 /// The workers that have a handler, in [`WorkerKind::ALL`] order.

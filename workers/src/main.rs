@@ -15,7 +15,7 @@ use shop_core::{
     messaging::WorkerKind,
 };
 use shop_workers::{
-    dead_letters, handler_for, implemented,
+    Deps, dead_letters, handler_for, implemented,
     runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http, metrics::Metrics},
     store::Db,
 };
@@ -260,10 +260,11 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
     };
     println!("database: {}", config.database_url.redacted());
-    let handlers = workers
-        .iter()
-        .filter_map(|kind| handler_for(*kind, &db))
-        .collect();
+    let deps = Deps { db: db.clone() };
+    let mut handlers = Vec::new();
+    for kind in &workers {
+        handlers.extend(handler_for(*kind, &deps)?);
+    }
     let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency))
         .reporting_to(metrics, health);
     runtime
