@@ -8,6 +8,7 @@
 pub mod analytics;
 pub mod dead_letters;
 pub mod handler;
+pub mod invoice;
 pub mod runtime;
 pub mod store;
 
@@ -31,7 +32,8 @@ pub struct Deps {
 pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<dyn Handler>>> {
     Ok(match kind {
         WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(deps.db.clone()))),
-        WorkerKind::Email | WorkerKind::Invoice | WorkerKind::Notification => None,
+        WorkerKind::Invoice => Some(Arc::new(invoice::Invoices::from_env(deps.db.clone())?)),
+        WorkerKind::Email | WorkerKind::Notification => None,
     })
 }
 
@@ -39,6 +41,6 @@ pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<d
 pub fn implemented() -> Vec<WorkerKind> {
     WorkerKind::ALL
         .into_iter()
-        .filter(|kind| matches!(kind, WorkerKind::Analytics))
+        .filter(|kind| matches!(kind, WorkerKind::Analytics | WorkerKind::Invoice))
         .collect()
 }

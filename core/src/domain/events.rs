@@ -75,6 +75,14 @@ pub enum DomainEvent {
         product_id: ProductId,
         quantity: i64,
     },
+    /// The invoice worker issued the invoice of a paid order; `location` is where its PDF is
+    /// stored (`file:///…/invoices/INV-2026-000001.pdf` or `s3://bucket/invoices/…`).
+    InvoiceCreated {
+        order_id: OrderId,
+        user_id: UserId,
+        invoice_number: String,
+        location: String,
+    },
 }
 
 impl DomainEvent {
@@ -111,6 +119,7 @@ impl DomainEvent {
             Self::StockLow { .. } => "dev.shop.stock.low.v1",
             Self::ProductViewed { .. } => "dev.shop.product.viewed.v1",
             Self::CartUpdated { .. } => "dev.shop.cart.updated.v1",
+            Self::InvoiceCreated { .. } => "dev.shop.invoice.created.v1",
         }
     }
 
@@ -122,7 +131,8 @@ impl DomainEvent {
             | Self::OrderStatusChanged { order_id, .. }
             | Self::OrderCancelled { order_id, .. }
             | Self::OrderPaid { order_id, .. }
-            | Self::PaymentFailed { order_id, .. } => format!("orders/{order_id}"),
+            | Self::PaymentFailed { order_id, .. }
+            | Self::InvoiceCreated { order_id, .. } => format!("orders/{order_id}"),
             Self::StockLow { product_id, .. } | Self::ProductViewed { product_id, .. } => {
                 format!("products/{product_id}")
             }

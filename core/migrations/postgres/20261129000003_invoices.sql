@@ -1,0 +1,17 @@
+-- shop-workers: the invoice worker's invoices (one per order) and its per-year numbering.
+
+-- The last invoice number issued in each year: `INV-<year>-<number, 6 digits>`. Incremented in
+-- the transaction that records the invoice, so numbers are sequential and never handed out twice.
+CREATE TABLE invoice_sequences (
+    year        bigint PRIMARY KEY,
+    last_number bigint NOT NULL
+);
+
+-- One invoice per order; `location` is where its PDF lives (file:// or s3:// URL).
+CREATE TABLE invoices (
+    order_id       uuid PRIMARY KEY REFERENCES orders (id) ON DELETE RESTRICT,
+    invoice_number text NOT NULL UNIQUE,
+    location       text NOT NULL,
+    size_bytes     bigint NOT NULL CHECK (size_bytes >= 0),
+    created_at     timestamptz NOT NULL
+);

@@ -1,0 +1,138 @@
+//! Where invoice PDFs are kept: a local folder or an S3-compatible bucket, through `object_store`.
+//! Keys are `invoices/<invoice number>.pdf`; a location is the URL of one stored PDF
+//! (`file:///abs/dir/invoices/INV-2026-000001.pdf` or `s3://bucket/invoices/INV-2026-000001.pdf`).
+
+use std::{path::Path, sync::Arc};
+
+use anyhow::{Context as _, anyhow};
+use object_store::{
+    ObjectStore, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as ObjectPath,
+};
+
+/// The folder invoices go to when no bucket is configured.
+pub const DEFAULT_DIR: &str = "./var/invoices";
+/// Variables read by [`InvoiceStore::from_env`].
+pub const DIR_VAR: &str = "SHOP_INVOICE_DIR";
+pub const BUCKET_VAR: &str = "SHOP_INVOICE_BUCKET";
+pub const ENDPOINT_VAR: &str = "SHOP_INVOICE_S3_ENDPOINT";
+
+/// The invoices' blob store. Other workers (the email worker attaching the PDF) read a stored
+/// invoice back with [`InvoiceStore::fetch`] given the `location` of `dev.shop.invoice.created.v1`.
+#[derive(Debug, Clone)]
+pub struct InvoiceStore {
+    store: Arc<dyn ObjectStore>,
+    /// `file:///abs/dir` or `s3://bucket`, without a trailing slash.
+    base: String,
+}
+
+impl InvoiceStore {
+    /// A local folder, created when missing.
+    pub fn local(dir: impl AsRef<Path>) -> anyhow::Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the invoice folder {}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve the invoice folder {}", dir.display()))?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .with_context(|| format!("cannot open the invoice folder {}", dir.display()))?;
+        let path = dir.to_string_lossy();
+        let base = format!("file://{}", path.trim_end_matches('/'));
+        Ok(Self {
+            store: Arc::new(store),
+            base,
+        })
+    }
+
+    /// An S3-compatible bucket; credentials and region from `AWS_*`, `endpoint` for MinIO & co.
+    pub fn s3(bucket: &str, endpoint: Option<&str>) -> anyhow::Result<Self> {
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(endpoint) = endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let store = builder
+            .build()
+            .with_context(|| format!("invoice bucket {bucket}"))?;
+        Ok(Self {
+            store: Arc::new(store),
+            base: format!("s3://{bucket}"),
+        })
+    }
+
+    /// `SHOP_INVOICE_BUCKET` (with `SHOP_INVOICE_S3_ENDPOINT`) when set, else the folder
+    /// `SHOP_INVOICE_DIR` (default `./var/invoices`). Errors name the variable.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        if let Some(bucket) = var(BUCKET_VAR) {
+            return Self::s3(bucket.trim(), var(ENDPOINT_VAR).as_deref())
+                .with_context(|| format!("{BUCKET_VAR}: invalid value {bucket:?}"));
+        }
+        let dir = var(DIR_VAR).unwrap_or_else(|| DEFAULT_DIR.to_owned());
+        Self::local(&dir).with_context(|| format!("{DIR_VAR}: invalid value {dir:?}"))
+    }
+
+    /// The key of invoice `number`: `invoices/<number>.pdf`.
+    pub fn key(number: &str) -> ObjectPath {
+        ObjectPath::from_iter(["invoices".to_owned(), format!("{number}.pdf")])
+    }
+
+    /// The location (URL) the PDF of invoice `number` has in this store.
+    pub fn location(&self, number: &str) -> String {
+        format!("{}/{}", self.base, Self::key(number))
+    }
+
+    /// Stores the PDF of invoice `number` and returns its location. Storing the same key again
+    /// replaces it, so a retried event is harmless.
+    pub async fn put(&self, number: &str, pdf: Vec<u8>) -> anyhow::Result<String> {
+        let key = Self::key(number);
+        self.store
+            .put(&key, PutPayload::from(pdf))
+            .await
+            .with_context(|| format!("cannot store {}", self.location(number)))?;
+        Ok(self.location(number))
+    }
+
+    /// The bytes stored at `location`, which must be in this store.
+    pub async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>> {
+        let key = location
+            .strip_prefix(&self.base)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(|| anyhow!("{location} is not in the invoice store {}", self.base))?;
+        let key = ObjectPath::parse(key).with_context(|| format!("invoice location {location}"))?;
+        let bytes = self
+            .store
+            .get(&key)
+            .await
+            .with_context(|| format!("cannot read {location}"))?
+            .bytes()
+            .await
+            .with_context(|| format!("cannot read {location}"))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Opens the store `location` lives in (a folder, or a bucket with the `AWS_*` and
+    /// `SHOP_INVOICE_S3_ENDPOINT` settings) and reads it: for readers that do not hold the
+    /// worker's store, such as the API's download route.
+    pub async fn fetch_location(location: &str) -> anyhow::Result<Vec<u8>> {
+        if let Some(path) = location.strip_prefix("file://") {
+            return tokio::fs::read(path)
+                .await
+                .with_context(|| format!("cannot read {location}"));
+        }
+        let bucket = location
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(bucket, _)| bucket)
+            .ok_or_else(|| anyhow!("unsupported invoice location {location}"))?;
+        let endpoint = std::env::var(ENDPOINT_VAR)
+            .ok()
+            .filter(|value| !value.is_empty());
+        Self::s3(bucket, endpoint.as_deref())?.fetch(location).await
+    }
+}
