@@ -2,7 +2,7 @@
 
 use axum::{
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(order_history))
         .routes(routes!(order_payments))
         .routes(routes!(cancel_order))
+        .routes(routes!(order_invoice))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -182,4 +183,38 @@ async fn cancel_order(
             .await?
             .into(),
     ))
+}
+
+/// The order's invoice as a PDF, once the invoice worker has issued it (after payment). Another
+/// user's order is "not found"; so is an order without an invoice yet.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/invoice", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, description = "the invoice, as an attachment named after its number", content_type = "application/pdf", body = Vec<u8>),
+              (status = 401, body = ProblemDoc),
+              (status = 404, description = "no such order, or no invoice for it yet", body = ProblemDoc)))]
+async fn order_invoice(
+    State(state): State<AppState>,
+    SignedIn(actor): SignedIn,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let order = state.shop.get_order(&actor, order_id(&id)?).await?;
+    let Some(db) = state.workers_db() else {
+        return Err(AppError::Internal("the invoice database is not configured".into()).into());
+    };
+    let invoice = shop_workers::invoice::find(db, order.id)
+        .await
+        .map_err(|error| AppError::Internal(Box::new(error)))?
+        .ok_or(AppError::NotFound("invoice"))?;
+    let pdf = shop_workers::invoice::InvoiceStore::fetch_location(&invoice.location)
+        .await
+        .map_err(|error| AppError::Internal(error.into()))?;
+    let disposition = format!("attachment; filename=\"{}.pdf\"", invoice.invoice_number);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        pdf,
+    )
+        .into_response())
 }
