@@ -25,14 +25,19 @@ use shop_workers::{
 async fn shop() -> (PgDatabase, Shop, Db) {
     let database = PgDatabase::create().await;
     let url = DatabaseUrl::parse(database.url()).expect("a database URL");
-    let store = adapters::connect_and_migrate(&url, 2)
+    let (shop, db) = shop_on(&url).await;
+    (database, shop, db)
+}
+
+async fn shop_on(url: &DatabaseUrl) -> (Shop, Db) {
+    let store = adapters::connect_and_migrate(url, 2)
         .await
         .expect("migrate the test database");
     let tax_rate = TaxRate::from_basis_points(1_000).expect("a tax rate");
     let shop = Shop::new(store, ShopSettings { tax_rate })
         .with_auth(AuthSettings::new(SecretString::from("x".repeat(32))));
-    let db = Db::connect(&url, 5).await.expect("the workers' pool");
-    (database, shop, db)
+    let db = Db::connect(url, 5).await.expect("the workers' pool");
+    (shop, db)
 }
 
 /// Registers `email`, gives them a default address, orders 3 × a product and pays: the
@@ -262,4 +267,30 @@ async fn an_unknown_order_is_rejected_and_other_events_are_ignored() {
         worker.handle(&event).await,
         Err(shop_workers::handler::HandlerError::Reject(_))
     ));
+}
+
+/// The embedded default's database: the same invoice, once, on SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_work_on_sqlite_too() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/shop.db", dir.path().display()))
+        .expect("an SQLite URL");
+    let (shop, db) = shop_on(&url).await;
+    let store = InvoiceStore::local(dir.path().join("files")).expect("the invoice folder");
+    let worker = Invoices::new(db.clone(), store.clone(), seller_lines("Shop"));
+    let (order, paid) = paid_order(&shop, "ada@example.com", "MUG-1").await;
+    worker.handle(&paid).await.expect("handled");
+    worker.handle(&paid).await.expect("handled again");
+    let record = find(&db, order.id)
+        .await
+        .expect("read the invoices")
+        .expect("an invoice");
+    assert_eq!(
+        record.invoice_number,
+        format!("INV-{}-000001", Utc::now().year())
+    );
+    let text = pdf_text(&store.fetch(&record.location).await.expect("fetch"));
+    assert!(text.contains("65.97 USD"), "{text}");
+    assert!(text.contains("SW1Y 4JH"), "{text}");
+    assert_eq!(invoice_events(&shop).await.len(), 1);
 }
