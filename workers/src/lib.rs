@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod dead_letters;
+pub mod email;
 pub mod handler;
 pub mod invoice;
 pub mod runtime;
@@ -33,7 +34,8 @@ pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<d
     Ok(match kind {
         WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(deps.db.clone()))),
         WorkerKind::Invoice => Some(Arc::new(invoice::Invoices::from_env(deps.db.clone())?)),
-        WorkerKind::Email | WorkerKind::Notification => None,
+        WorkerKind::Email => Some(Arc::new(email::Email::from_env(deps.db.clone())?)),
+        WorkerKind::Notification => None,
     })
 }
 
@@ -41,6 +43,11 @@ pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<d
 pub fn implemented() -> Vec<WorkerKind> {
     WorkerKind::ALL
         .into_iter()
-        .filter(|kind| matches!(kind, WorkerKind::Analytics | WorkerKind::Invoice))
+        .filter(|kind| {
+            matches!(
+                kind,
+                WorkerKind::Analytics | WorkerKind::Email | WorkerKind::Invoice
+            )
+        })
         .collect()
 }

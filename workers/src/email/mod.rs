@@ -1,0 +1,559 @@
+//! The email worker: tells customers about their account, orders, payments and invoices.
+//!
+//! | event | message |
+//! | --- | --- |
+//! | `user.registered` | welcome |
+//! | `order.placed` | order confirmation: lines, subtotal, tax and total in the order's currency |
+//! | `order.paid` | payment received |
+//! | `order.status_changed` to `shipped` | shipped (other changes send nothing) |
+//! | `order.cancelled` | cancelled |
+//! | `invoice.created` | the invoice, its PDF attached (fetched through [`InvoiceFiles`]) |
+//!
+//! The recipient is read from `users` by the event's user id (an unknown user rejects the event).
+//! Messages are sent over SMTP ([`Settings`]) or, without `SHOP_SMTP_HOST`, written as `.eml`
+//! files named `<event id>-<template>.eml`.
+//!
+//! Idempotency: the event is claimed in `processed_messages` (a transaction), the message sent,
+//! then the claim committed, so a redelivered event sends nothing. This is at least once, not
+//! exactly once: a crash or a failed commit between the send and the commit leaves the event
+//! unclaimed and its redelivery sends the message a second time. The `Message-ID` is derived from
+//! the event id, so a receiving system that deduplicates on it sees one message.
+
+mod settings;
+mod templates;
+
+use std::{fmt, path::Path, sync::Arc};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
+    message::{Attachment, Mailbox, MultiPart, header::ContentType},
+};
+use serde::{Deserialize, Serialize};
+use shop_core::{
+    domain::{Currency, Money},
+    messaging::{CloudEvent, WorkerKind},
+};
+
+pub use settings::{DEFAULT_FROM, DEFAULT_MAIL_DIR, Delivery, Settings};
+pub use templates::Template;
+
+use crate::{
+    handler::{Handler, HandlerError},
+    on_backend,
+    store::Db,
+};
+
+pub const USER_REGISTERED: &str = "dev.shop.user.registered.v1";
+pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
+pub const ORDER_PAID: &str = "dev.shop.order.paid.v1";
+pub const ORDER_STATUS_CHANGED: &str = "dev.shop.order.status_changed.v1";
+pub const ORDER_CANCELLED: &str = "dev.shop.order.cancelled.v1";
+pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
+
+/// The shop's name in messages.
+const SHOP_NAME: &str = "Shop";
+
+/// Where invoice PDFs are read from: the invoice worker's blob store.
+#[async_trait]
+pub trait InvoiceFiles: fmt::Debug + Send + Sync + 'static {
+    /// The bytes stored at `location` (as the `invoice.created` event gives it). An error is
+    /// taken as transient: the event is retried, and dead-lettered after the delivery limit.
+    async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>>;
+}
+
+/// Invoice PDFs read where the invoice worker stored them: `file://…` or `s3://…` (see
+/// [`InvoiceStore::fetch_location`](crate::invoice::InvoiceStore::fetch_location)).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoredInvoices;
+
+#[async_trait]
+impl InvoiceFiles for StoredInvoices {
+    async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>> {
+        crate::invoice::InvoiceStore::fetch_location(location).await
+    }
+}
+
+/// The email worker's handler.
+pub struct Email {
+    db: Db,
+    from: Mailbox,
+    transport: Transport,
+    invoices: Option<Arc<dyn InvoiceFiles>>,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(std::path::PathBuf),
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let transport = match &self.transport {
+            Transport::Smtp(_) => "smtp".to_owned(),
+            Transport::Files(dir) => format!("files in {}", dir.display()),
+        };
+        f.debug_struct("Email")
+            .field("from", &self.from.to_string())
+            .field("transport", &transport)
+            .field("invoices", &self.invoices)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Email {
+    /// The handler with `settings`. Without an [`InvoiceFiles`] source ([`Email::with_invoice_files`])
+    /// invoice messages are sent without their PDF.
+    pub fn new(db: Db, settings: &Settings) -> anyhow::Result<Self> {
+        let transport = match settings.smtp_transport() {
+            Some(transport) => Transport::Smtp(transport?),
+            None => {
+                let Delivery::Files { dir } = &settings.delivery else {
+                    unreachable!("smtp_transport is None only for files")
+                };
+                Transport::Files(dir.clone())
+            }
+        };
+        Ok(Self {
+            db,
+            from: settings.from.clone(),
+            transport,
+            invoices: None,
+        })
+    }
+
+    /// The handler configured from the environment (`SHOP_SMTP_*`, `SHOP_MAIL_DIR`), attaching
+    /// the invoice PDFs from where the invoice worker stored them ([`StoredInvoices`]).
+    pub fn from_env(db: Db) -> anyhow::Result<Self> {
+        Ok(Self::new(db, &Settings::from_env()?)?.with_invoice_files(Arc::new(StoredInvoices)))
+    }
+
+    /// Attaches invoice PDFs read from `files`.
+    #[must_use]
+    pub fn with_invoice_files(mut self, files: Arc<dyn InvoiceFiles>) -> Self {
+        self.invoices = Some(files);
+        self
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct UserRegistered {
+    user_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderPlaced {
+    order_id: String,
+    user_id: String,
+    currency: String,
+    subtotal_minor: i64,
+    tax_minor: i64,
+    total_minor: i64,
+    items: Vec<OrderLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderLine {
+    sku: String,
+    quantity: i64,
+    unit_price_minor: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderPaid {
+    order_id: String,
+    user_id: String,
+    amount_minor: i64,
+    currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderStatusChanged {
+    order_id: String,
+    user_id: String,
+    to: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderCancelled {
+    order_id: String,
+    user_id: String,
+    previous_status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct InvoiceCreated {
+    order_id: String,
+    user_id: String,
+    invoice_number: String,
+    /// Where the PDF is in the blob store (`file:///…` or `s3://…`).
+    location: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Line {
+    name: String,
+    sku: String,
+    quantity: i64,
+    unit_price: String,
+    line_total: String,
+}
+
+/// What the templates see.
+#[derive(Debug, Default, Serialize)]
+struct Context {
+    shop_name: &'static str,
+    name: String,
+    email: String,
+    order_number: String,
+    items: Vec<Line>,
+    subtotal: String,
+    tax: String,
+    total: String,
+    amount: String,
+    was_paid: bool,
+    invoice_number: String,
+    attached: bool,
+}
+
+/// One message to send for an event.
+#[derive(Debug)]
+struct Plan {
+    template: Template,
+    subject: String,
+    user_id: uuid::Uuid,
+    context: Context,
+    /// The invoice PDF to attach: (file name, location).
+    attachment: Option<(String, String)>,
+}
+
+fn reject(event: &CloudEvent, what: impl fmt::Display) -> HandlerError {
+    HandlerError::Reject(anyhow::anyhow!("{} {}: {what}", event.event_type, event.id))
+}
+
+fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
+    serde_json::from_value(event.data.clone())
+        .map_err(|error| reject(event, format!("malformed payload: {error}")))
+}
+
+fn uuid(event: &CloudEvent, field: &str, raw: &str) -> Result<uuid::Uuid, HandlerError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| reject(event, format!("{field} {raw:?} is not a UUID")))
+}
+
+fn money(event: &CloudEvent, amount_minor: i64, currency: &str) -> Result<String, HandlerError> {
+    let currency = Currency::parse(currency)
+        .map_err(|error| reject(event, format!("currency {currency:?}: {error}")))?;
+    Ok(Money::new(amount_minor, currency).to_string())
+}
+
+fn database(error: sqlx::Error) -> HandlerError {
+    HandlerError::Retry(anyhow::Error::new(error).context("email database"))
+}
+
+impl Plan {
+    /// The message `event` calls for, `None` when it calls for none.
+    fn of(event: &CloudEvent) -> Result<Option<Self>, HandlerError> {
+        let order = |template, subject: &str, order_id: &str, user_id: &str| {
+            Ok::<_, HandlerError>(Self {
+                template,
+                subject: format!("{subject} {order_id}"),
+                user_id: uuid(event, "user_id", user_id)?,
+                context: Context {
+                    order_number: order_id.to_owned(),
+                    ..Context::default()
+                },
+                attachment: None,
+            })
+        };
+        Ok(Some(match event.event_type.as_str() {
+            USER_REGISTERED => {
+                let user: UserRegistered = payload(event)?;
+                Self {
+                    template: Template::Welcome,
+                    subject: format!("Welcome to {SHOP_NAME}"),
+                    user_id: uuid(event, "user_id", &user.user_id)?,
+                    context: Context::default(),
+                    attachment: None,
+                }
+            }
+            ORDER_PLACED => {
+                let placed: OrderPlaced = payload(event)?;
+                let mut plan = order(
+                    Template::OrderPlaced,
+                    "Order confirmation",
+                    &placed.order_id,
+                    &placed.user_id,
+                )?;
+                uuid(event, "order_id", &placed.order_id)?;
+                plan.context.subtotal = money(event, placed.subtotal_minor, &placed.currency)?;
+                plan.context.tax = money(event, placed.tax_minor, &placed.currency)?;
+                plan.context.total = money(event, placed.total_minor, &placed.currency)?;
+                plan.context.items = placed
+                    .items
+                    .iter()
+                    .map(|line| {
+                        Ok(Line {
+                            name: line.sku.clone(),
+                            sku: line.sku.clone(),
+                            quantity: line.quantity,
+                            unit_price: money(event, line.unit_price_minor, &placed.currency)?,
+                            line_total: money(
+                                event,
+                                line.unit_price_minor.saturating_mul(line.quantity),
+                                &placed.currency,
+                            )?,
+                        })
+                    })
+                    .collect::<Result<_, HandlerError>>()?;
+                plan
+            }
+            ORDER_PAID => {
+                let paid: OrderPaid = payload(event)?;
+                let mut plan = order(
+                    Template::OrderPaid,
+                    "Payment received for order",
+                    &paid.order_id,
+                    &paid.user_id,
+                )?;
+                plan.context.amount = money(event, paid.amount_minor, &paid.currency)?;
+                plan
+            }
+            ORDER_STATUS_CHANGED => {
+                let changed: OrderStatusChanged = payload(event)?;
+                if changed.to != "shipped" {
+                    return Ok(None);
+                }
+                order(
+                    Template::OrderShipped,
+                    "Shipped: order",
+                    &changed.order_id,
+                    &changed.user_id,
+                )?
+            }
+            ORDER_CANCELLED => {
+                let cancelled: OrderCancelled = payload(event)?;
+                let mut plan = order(
+                    Template::OrderCancelled,
+                    "Cancelled: order",
+                    &cancelled.order_id,
+                    &cancelled.user_id,
+                )?;
+                plan.context.was_paid =
+                    matches!(cancelled.previous_status.as_str(), "paid" | "fulfilling");
+                plan
+            }
+            INVOICE_CREATED => {
+                let invoice: InvoiceCreated = payload(event)?;
+                let mut plan = order(
+                    Template::Invoice,
+                    "Invoice for order",
+                    &invoice.order_id,
+                    &invoice.user_id,
+                )?;
+                plan.subject = format!(
+                    "Invoice {} for order {}",
+                    invoice.invoice_number, invoice.order_id
+                );
+                plan.attachment = invoice.location.map(|location| {
+                    (
+                        format!("invoice-{}.pdf", file_safe(&invoice.invoice_number)),
+                        location,
+                    )
+                });
+                plan.context.invoice_number = invoice.invoice_number;
+                plan
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// `raw` with every character that is not alphanumeric, `-`, `_` or `.` replaced by `_`.
+fn file_safe(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Email {
+    /// The recipient's (email, full name), `None` for an unknown user.
+    async fn recipient(
+        &self,
+        user_id: uuid::Uuid,
+    ) -> Result<Option<(String, String)>, sqlx::Error> {
+        let db = &self.db;
+        on_backend!(pool db, conn => sqlx::query_as(
+            "SELECT email, full_name FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await)
+    }
+
+    /// The product names of an order's lines, by SKU (empty when the order is not there).
+    async fn line_names(&self, order_id: uuid::Uuid) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let db = &self.db;
+        on_backend!(pool db, conn => sqlx::query_as(
+            "SELECT sku, name FROM order_items WHERE order_id = $1 ORDER BY line_no",
+        )
+        .bind(order_id)
+        .fetch_all(conn)
+        .await)
+    }
+
+    /// The complete message of `plan` for `event`.
+    async fn message(&self, event: &CloudEvent, mut plan: Plan) -> Result<Message, HandlerError> {
+        let Some((email, name)) = self.recipient(plan.user_id).await.map_err(database)? else {
+            return Err(reject(
+                event,
+                format!("user {} does not exist", plan.user_id),
+            ));
+        };
+        let to = email
+            .parse()
+            .map(|address| Mailbox::new(Some(name.clone()), address))
+            .map_err(|error| reject(event, format!("recipient {email:?}: {error}")))?;
+        if plan.template == Template::OrderPlaced
+            && let Ok(order_id) = uuid::Uuid::parse_str(&plan.context.order_number)
+        {
+            let names = self.line_names(order_id).await.map_err(database)?;
+            for line in &mut plan.context.items {
+                if let Some((_, product)) = names.iter().find(|(sku, _)| *sku == line.sku) {
+                    line.name.clone_from(product);
+                }
+            }
+        }
+        let pdf = match (&plan.attachment, &self.invoices) {
+            (Some((file_name, location)), Some(files)) => {
+                let bytes = files.fetch(location).await.map_err(|error| {
+                    HandlerError::Retry(error.context(format!("invoice PDF at {location}")))
+                })?;
+                Some((file_name.clone(), bytes))
+            }
+            (Some((_, location)), None) => {
+                tracing::warn!(id = %event.id, %location, "email: no invoice file source; the invoice is sent without its PDF");
+                None
+            }
+            (None, _) => None,
+        };
+        plan.context.shop_name = SHOP_NAME;
+        plan.context.name = name;
+        plan.context.email = email;
+        plan.context.attached = pdf.is_some();
+        let (html, text) = templates::render(plan.template, &plan.context).map_err(|error| {
+            HandlerError::Reject(anyhow::Error::new(error).context(format!(
+                "render the {} email for {}",
+                plan.template.name(),
+                event.id
+            )))
+        })?;
+        let body = MultiPart::alternative_plain_html(text, html);
+        let body = match pdf {
+            None => body,
+            Some((file_name, bytes)) => {
+                MultiPart::mixed()
+                    .multipart(body)
+                    .singlepart(Attachment::new(file_name).body(
+                        bytes,
+                        ContentType::parse("application/pdf").expect("a valid content type"),
+                    ))
+            }
+        };
+        let domain = self.from.email.domain().to_owned();
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(plan.subject)
+            .message_id(Some(format!(
+                "<{}.{}@{domain}>",
+                event.id,
+                plan.template.name()
+            )))
+            .date(event.time.into())
+            .multipart(body)
+            .map_err(|error| reject(event, format!("build the message: {error}")))
+    }
+
+    /// Sends `message` (SMTP failures are transient) or writes it to the mail folder.
+    async fn deliver(
+        &self,
+        event: &CloudEvent,
+        template: Template,
+        message: Message,
+    ) -> Result<(), HandlerError> {
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.map_err(|error| {
+                    HandlerError::Retry(anyhow::Error::new(error).context("send over SMTP"))
+                })?;
+            }
+            Transport::Files(dir) => {
+                let dir = dir.clone();
+                let name = format!("{}-{}.eml", file_safe(&event.id), template.name());
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || write_file(&dir, &name, &bytes))
+                    .await
+                    .map_err(|error| HandlerError::Retry(error.into()))?
+                    .map_err(HandlerError::Retry)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `dir/name` whole or not at all (a temporary file renamed into place).
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("create the mail folder {} (SHOP_MAIL_DIR)", dir.display()))?;
+    let path = dir.join(name);
+    let partial = dir.join(format!(".{name}.partial"));
+    std::fs::write(&partial, bytes).with_context(|| format!("write {}", partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("write {}", path.display()))
+}
+
+#[async_trait]
+impl Handler for Email {
+    fn kind(&self) -> WorkerKind {
+        WorkerKind::Email
+    }
+
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        // Decode and look up before claiming: a malformed event or an unknown user is rejected,
+        // and the claim's transaction stays open only while the message is sent.
+        let Some(plan) = Plan::of(event)? else {
+            return Ok(());
+        };
+        if self
+            .db
+            .is_processed(WorkerKind::Email.name(), &event.id)
+            .await
+            .map_err(database)?
+        {
+            tracing::debug!(id = %event.id, "email: duplicate event skipped");
+            return Ok(());
+        }
+        let template = plan.template;
+        let message = self.message(event, plan).await?;
+        let Some(claim) = self
+            .db
+            .claim(WorkerKind::Email.name(), &event.id)
+            .await
+            .map_err(database)?
+        else {
+            tracing::debug!(id = %event.id, "email: duplicate event skipped");
+            return Ok(());
+        };
+        // Dropping the claim on a failed send rolls it back, so the retry sends again.
+        self.deliver(event, template, message).await?;
+        claim.commit().await.map_err(database)?;
+        tracing::info!(id = %event.id, template = template.name(), "email sent");
+        Ok(())
+    }
+}

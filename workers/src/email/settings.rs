@@ -1,0 +1,208 @@
+//! The email worker's settings, read from `SHOP_SMTP_*` and `SHOP_MAIL_DIR`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, bail};
+use lettre::{
+    AsyncSmtpTransport, Tokio1Executor, message::Mailbox,
+    transport::smtp::authentication::Credentials,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// Where messages go.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// An SMTP server (`SHOP_SMTP_HOST`).
+    Smtp {
+        host: String,
+        port: u16,
+        /// Username and password, when the server wants them.
+        credentials: Option<(String, SecretString)>,
+        /// STARTTLS required (`true`) or plain SMTP (`false`, for a local relay or a test sink).
+        starttls: bool,
+    },
+    /// `.eml` files in a folder (`SHOP_MAIL_DIR`), when no SMTP server is configured.
+    Files { dir: PathBuf },
+}
+
+/// The email worker's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub delivery: Delivery,
+    /// The sender (`SHOP_SMTP_FROM`).
+    pub from: Mailbox,
+}
+
+/// Sender used for `.eml` files when `SHOP_SMTP_FROM` is not set.
+pub const DEFAULT_FROM: &str = "Shop <shop@localhost>";
+/// Folder of the `.eml` files when `SHOP_MAIL_DIR` is not set.
+pub const DEFAULT_MAIL_DIR: &str = "./var/mail";
+/// How long one SMTP conversation may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `get` (the environment, or a map in tests). Empty values count
+    /// as unset. Errors name the variable that is wrong.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let from = |default: Option<&str>| -> anyhow::Result<Mailbox> {
+            let raw = match (get("SHOP_SMTP_FROM"), default) {
+                (Some(raw), _) => raw,
+                (None, Some(default)) => default.to_owned(),
+                (None, None) => bail!("SHOP_SMTP_FROM is required when SHOP_SMTP_HOST is set"),
+            };
+            raw.trim().parse::<Mailbox>().with_context(|| {
+                format!(
+                    "SHOP_SMTP_FROM: {raw:?} is not an address like \"Shop <shop@example.com>\""
+                )
+            })
+        };
+        let Some(host) = get("SHOP_SMTP_HOST") else {
+            let dir = get("SHOP_MAIL_DIR").unwrap_or_else(|| DEFAULT_MAIL_DIR.to_owned());
+            return Ok(Self {
+                delivery: Delivery::Files {
+                    dir: PathBuf::from(dir),
+                },
+                from: from(Some(DEFAULT_FROM))?,
+            });
+        };
+        let port = match get("SHOP_SMTP_PORT") {
+            None => 587,
+            Some(raw) => raw
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port != 0)
+                .with_context(|| {
+                    format!("SHOP_SMTP_PORT: {raw:?} is not a port number (1-65535)")
+                })?,
+        };
+        let starttls = match get("SHOP_SMTP_STARTTLS").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => bail!("SHOP_SMTP_STARTTLS: {other:?} is neither true nor false"),
+        };
+        let credentials = match (get("SHOP_SMTP_USERNAME"), get("SHOP_SMTP_PASSWORD")) {
+            (None, None) => None,
+            (Some(username), Some(password)) => Some((username, SecretString::from(password))),
+            (Some(_), None) => {
+                bail!("SHOP_SMTP_PASSWORD is required when SHOP_SMTP_USERNAME is set")
+            }
+            (None, Some(_)) => {
+                bail!("SHOP_SMTP_USERNAME is required when SHOP_SMTP_PASSWORD is set")
+            }
+        };
+        let settings = Self {
+            delivery: Delivery::Smtp {
+                host: host.trim().to_owned(),
+                port,
+                credentials,
+                starttls,
+            },
+            from: from(None)?,
+        };
+        // Builds the transport once, so a host lettre refuses is reported at start.
+        settings.smtp_transport().transpose()?;
+        Ok(settings)
+    }
+
+    /// The SMTP transport, or `None` when messages go to files.
+    pub(crate) fn smtp_transport(
+        &self,
+    ) -> Option<anyhow::Result<AsyncSmtpTransport<Tokio1Executor>>> {
+        let Delivery::Smtp {
+            host,
+            port,
+            credentials,
+            starttls,
+        } = &self.delivery
+        else {
+            return None;
+        };
+        let builder = if *starttls {
+            match AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host) {
+                Ok(builder) => builder,
+                Err(error) => {
+                    return Some(Err(anyhow::Error::new(error).context(format!(
+                        "SHOP_SMTP_HOST: {host:?} cannot be used for TLS"
+                    ))));
+                }
+            }
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        };
+        let mut builder = builder.port(*port).timeout(Some(SMTP_TIMEOUT));
+        if let Some((username, password)) = credentials {
+            builder = builder.credentials(Credentials::new(
+                username.clone(),
+                password.expose_secret().to_owned(),
+            ));
+        }
+        Some(Ok(builder.build()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        format!("{:#}", settings(vars).expect_err("a wrong setting"))
+    }
+
+    #[test]
+    fn without_a_host_mail_goes_to_files() {
+        let settings = settings(&[]).expect("defaults");
+        assert!(
+            matches!(&settings.delivery, Delivery::Files { dir } if dir == &PathBuf::from("./var/mail"))
+        );
+        assert_eq!(settings.from.email.to_string(), "shop@localhost");
+    }
+
+    #[test]
+    fn smtp_defaults_to_port_587_with_starttls() {
+        let settings = settings(&[
+            ("SHOP_SMTP_HOST", "smtp.example.com"),
+            ("SHOP_SMTP_FROM", "Shop <shop@example.com>"),
+        ])
+        .expect("valid");
+        assert!(matches!(
+            settings.delivery,
+            Delivery::Smtp {
+                port: 587,
+                starttls: true,
+                credentials: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn wrong_values_name_their_variable() {
+        let host = ("SHOP_SMTP_HOST", "smtp.example.com");
+        let from = ("SHOP_SMTP_FROM", "shop@example.com");
+        assert!(error(&[host]).contains("SHOP_SMTP_FROM"));
+        assert!(error(&[host, from, ("SHOP_SMTP_PORT", "smtp")]).contains("SHOP_SMTP_PORT"));
+        assert!(error(&[host, from, ("SHOP_SMTP_PORT", "70000")]).contains("SHOP_SMTP_PORT"));
+        assert!(error(&[host, from, ("SHOP_SMTP_STARTTLS", "yes")]).contains("SHOP_SMTP_STARTTLS"));
+        assert!(error(&[host, ("SHOP_SMTP_FROM", "not an address")]).contains("SHOP_SMTP_FROM"));
+        assert!(
+            error(&[host, from, ("SHOP_SMTP_USERNAME", "shop")]).contains("SHOP_SMTP_PASSWORD")
+        );
+    }
+}
