@@ -581,3 +581,145 @@ async fn the_binary_sends_the_confirmation_of_an_order_published_to_rabbitmq() {
     workers.start_kill().expect("stop shop-workers");
     let _ = workers.wait().await;
 }
+
+/// Stores a product per line, an order and its lines (either backend), and returns the
+/// `order.placed` event of that order.
+async fn stored_order(
+    db: &Db,
+    customer: UserId,
+    lines: &[(&str, &str, i64, i64)],
+) -> shop_core::messaging::CloudEvent {
+    let now = Utc::now();
+    let order = OrderId::new();
+    let total: i64 = lines
+        .iter()
+        .map(|(_, _, quantity, price)| quantity * price)
+        .sum();
+    let mut items = Vec::new();
+    for (sku, name, _, price) in lines {
+        let product = ProductId::new();
+        on_backend!(pool db, conn => sqlx::query(
+            "INSERT INTO products (id, sku, name, name_key, slug, description, price_minor, \
+             currency, stock, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, '', $6, 'EUR', 10, $7, $8, $8)",
+        )
+        .bind(product.as_uuid())
+        .bind(*sku)
+        .bind(*name)
+        .bind(name.to_lowercase())
+        .bind(sku.to_lowercase())
+        .bind(*price)
+        .bind(true)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))
+        .expect("insert a product");
+        items.push(product);
+    }
+    on_backend!(pool db, conn => sqlx::query(
+        "INSERT INTO orders (id, user_id, status, currency, subtotal_minor, tax_minor, \
+         total_minor, placed_at, updated_at) \
+         VALUES ($1, $2, 'pending_payment', 'EUR', $3, 0, $3, $4, $4)",
+    )
+    .bind(order.as_uuid())
+    .bind(customer.as_uuid())
+    .bind(total)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected()))
+    .expect("insert an order");
+    for (line_no, ((sku, name, quantity, price), product)) in lines.iter().zip(&items).enumerate() {
+        on_backend!(pool db, conn => sqlx::query(
+            "INSERT INTO order_items (order_id, line_no, product_id, sku, name, \
+             unit_price_minor, quantity, line_total_minor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(order.as_uuid())
+        .bind(i64::try_from(line_no).expect("a line number"))
+        .bind(product.as_uuid())
+        .bind(*sku)
+        .bind(*name)
+        .bind(*price)
+        .bind(*quantity)
+        .bind(quantity * price)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected()))
+        .expect("insert an order line");
+    }
+    let lines: Vec<(ProductId, &str, i64, i64)> = lines
+        .iter()
+        .zip(&items)
+        .map(|((sku, _, quantity, price), product)| (*product, *sku, *quantity, *price))
+        .collect();
+    let mut placed = order_placed(customer, "EUR", &lines, now);
+    placed.subject = format!("orders/{order}");
+    placed.data["order_id"] = serde_json::json!(order);
+    placed
+}
+
+/// The confirmation names the products as the order stored them.
+async fn confirmation_names_the_products(db: &Db) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let mail_dir = folder.path().display().to_string();
+    let settings =
+        Settings::from_lookup(|name| (name == "SHOP_MAIL_DIR").then(|| mail_dir.clone()))
+            .expect("settings");
+    let email = Email::new(db.clone(), &settings).expect("the handler");
+    let customer = user(db, "ada@example.com", "Ada Lovelace").await;
+    let placed = stored_order(
+        db,
+        customer,
+        &[
+            ("TEA-1", "Earl Grey", 2, 450),
+            ("MUG-2", "Mug & Saucer", 1, 334),
+        ],
+    )
+    .await;
+    email.handle(&placed).await.expect("written");
+    let bytes = std::fs::read(
+        folder
+            .path()
+            .join(format!("{}-order_placed.eml", placed.id)),
+    )
+    .expect("the .eml file");
+    let message = parse(&bytes);
+    let text = message
+        .body_text(0)
+        .expect("a plain-text body")
+        .replace("\r\n", "\n");
+    assert!(
+        text.contains("2 x Earl Grey (TEA-1) at 4.50 EUR: 9.00 EUR\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 x Mug & Saucer (MUG-2) at 3.34 EUR: 3.34 EUR\n"),
+        "{text}"
+    );
+    assert!(text.contains("Total: 12.34 EUR\n"), "{text}");
+    let html = message.body_html(0).expect("an HTML body");
+    assert!(html.contains("Mug &amp; Saucer"), "{html}");
+}
+
+#[tokio::test]
+async fn the_confirmation_names_the_products_on_postgres() {
+    let (_database, db) = database().await;
+    confirmation_names_the_products(&db).await;
+}
+
+#[tokio::test]
+async fn the_confirmation_names_the_products_on_sqlite() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let url = DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        folder.path().join("shop.db").display()
+    ))
+    .expect("a database URL");
+    adapters::connect_and_migrate(&url, 1)
+        .await
+        .expect("migrate SQLite");
+    let db = Db::connect(&url, 2).await.expect("open SQLite");
+    confirmation_names_the_products(&db).await;
+}
