@@ -61,25 +61,57 @@ impl EventPublisher for InProcessBus {
     }
 
     async fn publish(&self, events: &[CloudEvent]) -> Result<(), PublishError> {
-        // Cloned out of the lock: sending may wait for room.
+        // Cloned out of the lock: reserving may wait for room.
         let subscribers: Vec<(WorkerKind, mpsc::Sender<CloudEvent>)> = self
             .lock()
             .iter()
             .map(|(kind, sender)| (*kind, sender.clone()))
             .collect();
-        for event in events {
-            for (kind, sender) in &subscribers {
-                if kind.receives(&event.event_type) && sender.send(event.clone()).await.is_err() {
-                    return Err(PublishError::new(format!(
+        // Room for the whole batch is reserved in every queue before anything is sent, and only
+        // briefly waited for: the relay holds the outbox rows (on SQLite, the database's write
+        // lock) while it publishes, so a worker that is behind must make the relay back off and
+        // retry, not stall every write of the shop; and a batch is delivered whole or not at all.
+        let mut batches = Vec::with_capacity(subscribers.len());
+        for (kind, sender) in &subscribers {
+            let wanted: Vec<&CloudEvent> = events
+                .iter()
+                .filter(|event| kind.receives(&event.event_type))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            if wanted.len() > self.capacity {
+                return Err(PublishError::new(format!(
+                    "a batch of {} events does not fit the {} worker's queue of {}",
+                    wanted.len(),
+                    kind.name(),
+                    self.capacity
+                )));
+            }
+            let permits = tokio::time::timeout(RESERVE_WAIT, sender.reserve_many(wanted.len()))
+                .await
+                .map_err(|_| {
+                    PublishError::new(format!("the {} worker is behind; retrying", kind.name()))
+                })?
+                .map_err(|_| {
+                    PublishError::new(format!(
                         "the {} worker stopped receiving events",
                         kind.name()
-                    )));
-                }
+                    ))
+                })?;
+            batches.push((permits, wanted));
+        }
+        for (permits, wanted) in batches {
+            for (permit, event) in permits.zip(wanted) {
+                permit.send(event.clone());
             }
         }
         Ok(())
     }
 }
+
+/// How long a publish waits for room in a worker's queue before the relay backs off.
+const RESERVE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[cfg(test)]
 mod tests {
@@ -120,5 +152,33 @@ mod tests {
         drop(bus.subscribe(WorkerKind::Analytics));
         let error = bus.publish(&[event("dev.shop.order.paid.v1")]).await;
         assert!(error.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_is_behind_fails_the_publish_quickly_and_receives_nothing_of_it() {
+        let bus = InProcessBus::new(2);
+        let mut analytics = bus.subscribe(WorkerKind::Analytics);
+        let mut email = bus.subscribe(WorkerKind::Email);
+        let first = [
+            event("dev.shop.user.registered.v1"),
+            event("dev.shop.user.registered.v1"),
+        ];
+        bus.publish(&first).await.expect("room for two");
+        // Analytics has not read anything: its queue is full, so the next batch is refused
+        // whole, and the email worker (which has room) gets none of it either.
+        let _ = email.recv().await;
+        let _ = email.recv().await;
+        let started = std::time::Instant::now();
+        let refused = bus.publish(&[event("dev.shop.user.registered.v1")]).await;
+        assert!(refused.is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            email.try_recv().is_err(),
+            "nothing of a refused batch is delivered"
+        );
+        assert_eq!(
+            analytics.recv().await.map(|e| e.id),
+            Some(first[0].id.clone())
+        );
     }
 }
