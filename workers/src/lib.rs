@@ -8,8 +8,10 @@
 pub mod analytics;
 pub mod dead_letters;
 pub mod email;
+pub mod embedded;
 pub mod handler;
 pub mod invoice;
+pub mod notification;
 pub mod runtime;
 pub mod store;
 
@@ -35,7 +37,9 @@ pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<d
         WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(deps.db.clone()))),
         WorkerKind::Invoice => Some(Arc::new(invoice::Invoices::from_env(deps.db.clone())?)),
         WorkerKind::Email => Some(Arc::new(email::Email::from_env(deps.db.clone())?)),
-        WorkerKind::Notification => None,
+        WorkerKind::Notification => Some(Arc::new(notification::Notifications::from_env(
+            deps.db.clone(),
+        )?)),
     })
 }
 
@@ -46,7 +50,10 @@ pub fn implemented() -> Vec<WorkerKind> {
         .filter(|kind| {
             matches!(
                 kind,
-                WorkerKind::Analytics | WorkerKind::Email | WorkerKind::Invoice
+                WorkerKind::Analytics
+                    | WorkerKind::Email
+                    | WorkerKind::Invoice
+                    | WorkerKind::Notification
             )
         })
         .collect()

@@ -55,6 +55,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let workers_db = shop_workers::store::Db::connect(&config.database_url, 2)
         .await
         .context("the database is not usable (DATABASE_URL)")?;
+    // The embedded default runs the implemented workers in this process, subscribed to the bus
+    // now, before the relay publishes anything.
+    let embedded = match &event_bus {
+        Some(bus) => Some(embedded_workers(bus, &workers_db)?),
+        None => None,
+    };
 
     // Signals are caught before the address is announced: whoever reads that line may send
     // SIGTERM at once, and it must end in a graceful shutdown, not the default kill.
@@ -82,9 +88,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let state = AppState::new(shop, Limits::from_config(&config)).with_workers_db(workers_db);
-    // The embedded default's workers subscribe to `event_bus` (one receiver per WorkerKind)
-    // before the relay starts; without subscribers the bus delivers to nobody.
-    let _event_bus: Option<Arc<InProcessBus>> = event_bus;
     // One signal stops both servers.
     let (stop, stopping) = watch::channel(false);
     tokio::spawn(async move {
@@ -98,6 +101,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     };
     let view_writer = tokio::spawn(view_writer.run(shutdown()));
+    // The workers finish the event in hand when the servers stop.
+    let workers = embedded.map(|embedded| tokio::spawn(embedded.run(shutdown())));
     let mut relay = Relay::new(
         Arc::clone(state.shop.store()),
         publisher,
@@ -119,8 +124,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     // Views still queued are written; the relay finishes its batch. Both end promptly.
     let _ = tokio::join!(view_writer, relay);
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     say("stopped");
     Ok(())
+}
+
+/// The implemented workers (`shop_workers::implemented`), built on the same handler code as the
+/// `shop-workers` binary and subscribed to `bus`. A worker setting that is wrong stops the start.
+fn embedded_workers(
+    bus: &InProcessBus,
+    db: &shop_workers::store::Db,
+) -> anyhow::Result<shop_workers::embedded::Embedded> {
+    let deps = shop_workers::Deps { db: db.clone() };
+    let mut handlers = Vec::new();
+    for kind in shop_workers::implemented() {
+        if let Some(handler) = shop_workers::handler_for(kind, &deps)? {
+            handlers.push(handler);
+        }
+    }
+    let embedded = shop_workers::embedded::Embedded::subscribe(handlers, bus);
+    let names: Vec<&str> = embedded.kinds().iter().map(|kind| kind.name()).collect();
+    say(format!("workers: embedded ({})", names.join(", ")));
+    Ok(embedded)
 }
 
 /// RabbitMQ when `AMQP_URL` is set, else the in-process bus (returned too, for the embedded

@@ -16,6 +16,8 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 #[allow(unused_qualifications)]
+mod notifications;
+#[allow(unused_qualifications)]
 mod orders;
 mod users;
 
@@ -38,6 +40,7 @@ use crate::server::AppState;
         (name = "catalog", description = "Products and categories (public)"),
         (name = "cart", description = "The signed-in user's cart"),
         (name = "orders", description = "Checkout and orders"),
+        (name = "notifications", description = "The signed-in user's in-app notifications"),
         (name = "admin", description = "Shop administration (role admin)"),
     )
 )]
@@ -65,6 +68,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::routes())
         .merge(cart::routes())
         .merge(orders::routes())
+        .merge(notifications::routes())
         .merge(admin::routes())
         .split_for_parts()
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::support::{Backend, TestApp, header, json_body, send};
 
 /// Every route under `/api/v1`, as (method, path template).
-const ROUTES: [(&str, &str); 40] = [
+const ROUTES: [(&str, &str); 42] = [
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
@@ -37,6 +37,8 @@ const ROUTES: [(&str, &str); 40] = [
     ("get", "/api/v1/orders/{id}/payments"),
     ("post", "/api/v1/orders/{id}/cancel"),
     ("get", "/api/v1/orders/{id}/invoice"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/{id}/read"),
     ("post", "/api/v1/admin/products"),
     ("patch", "/api/v1/admin/products/{id}"),
     ("delete", "/api/v1/admin/products/{id}"),

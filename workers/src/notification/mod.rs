@@ -1,0 +1,297 @@
+//! The notification worker: an in-app notification (`notifications`) for each event that concerns
+//! a customer (order placed, paid, status changed, cancelled; payment failed), written in the
+//! transaction that records the event as processed, so a duplicate event makes one notification.
+//!
+//! After the notification is stored it is pushed to every webhook endpoint configured in
+//! `SHOP_NOTIFY_WEBHOOK_URLS` (push or SMS gateways), signed with `SHOP_NOTIFY_WEBHOOK_SECRET`;
+//! see [`webhook`]. Low-stock events reach this worker too (they are for administrators); they
+//! make no customer notification yet. A status change to `paid` or `cancelled` makes none either:
+//! `OrderPaid` and `OrderCancelled` say it.
+
+mod store;
+pub mod webhook;
+
+pub use store::{NotificationPage, list, mark_read};
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shop_core::messaging::{CloudEvent, WorkerKind};
+
+use self::webhook::Webhooks;
+use crate::{
+    handler::{Handler, HandlerError},
+    store::Db,
+};
+
+pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
+pub const ORDER_PAID: &str = "dev.shop.order.paid.v1";
+pub const ORDER_STATUS_CHANGED: &str = "dev.shop.order.status_changed.v1";
+pub const ORDER_CANCELLED: &str = "dev.shop.order.cancelled.v1";
+pub const PAYMENT_FAILED: &str = "dev.shop.payment.failed.v1";
+
+/// One in-app notification, as the REST API lists it and the webhooks receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Notification {
+    /// UUIDv7: later notifications have greater ids.
+    pub id: String,
+    /// Whom it is for.
+    pub user_id: String,
+    /// `order_placed`, `order_paid`, `order_status_changed`, `order_cancelled`, `payment_failed`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// What it is about, e.g. `{"order_id": "…"}`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    /// When its owner marked it read; `null` while unread.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// The notification worker's handler.
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    db: Db,
+    webhooks: Webhooks,
+}
+
+impl Notifications {
+    /// A handler that pushes to `webhooks` (possibly none).
+    pub fn new(db: Db, webhooks: Webhooks) -> Self {
+        Self { db, webhooks }
+    }
+
+    /// The handler with its webhooks from `SHOP_NOTIFY_WEBHOOK_URLS` and
+    /// `SHOP_NOTIFY_WEBHOOK_SECRET`; an error names the variable that is wrong.
+    pub fn from_env(db: Db) -> anyhow::Result<Self> {
+        Ok(Self::new(db, Webhooks::from_env()?))
+    }
+}
+
+/// What a notification says, before it has an id and a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub user_id: String,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderPlaced {
+    order_id: String,
+    user_id: String,
+    currency: String,
+    total_minor: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderPaid {
+    order_id: String,
+    user_id: String,
+    amount_minor: i64,
+    currency: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderStatusChanged {
+    order_id: String,
+    user_id: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderCancelled {
+    order_id: String,
+    user_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaymentFailed {
+    order_id: String,
+    user_id: String,
+    reason: String,
+}
+
+fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
+    serde_json::from_value(event.data.clone()).map_err(|error| {
+        HandlerError::Reject(anyhow::anyhow!(
+            "{} {} has a malformed payload: {error}",
+            event.event_type,
+            event.id
+        ))
+    })
+}
+
+/// `1234` in `USD` → `USD 12.34`.
+fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let minor = minor.unsigned_abs();
+    format!("{currency} {sign}{}.{:02}", minor / 100, minor % 100)
+}
+
+/// The first block of an id, enough for a person to tell orders apart.
+fn short(id: &str) -> &str {
+    id.split('-').next().unwrap_or(id)
+}
+
+impl Draft {
+    /// The notification `event` makes, `None` for events that concern no customer.
+    pub fn of(event: &CloudEvent) -> Result<Option<Self>, HandlerError> {
+        Ok(Some(match event.event_type.as_str() {
+            ORDER_PLACED => {
+                let order: OrderPlaced = payload(event)?;
+                Self {
+                    title: "Order placed".to_owned(),
+                    body: format!(
+                        "Your order {} of {} was placed.",
+                        short(&order.order_id),
+                        money(order.total_minor, &order.currency)
+                    ),
+                    data: serde_json::json!({
+                        "order_id": order.order_id,
+                        "total_minor": order.total_minor,
+                        "currency": order.currency,
+                    }),
+                    user_id: order.user_id,
+                    kind: "order_placed",
+                }
+            }
+            ORDER_PAID => {
+                let paid: OrderPaid = payload(event)?;
+                Self {
+                    title: "Payment received".to_owned(),
+                    body: format!(
+                        "We received your payment of {} for order {}.",
+                        money(paid.amount_minor, &paid.currency),
+                        short(&paid.order_id)
+                    ),
+                    data: serde_json::json!({
+                        "order_id": paid.order_id,
+                        "amount_minor": paid.amount_minor,
+                        "currency": paid.currency,
+                    }),
+                    user_id: paid.user_id,
+                    kind: "order_paid",
+                }
+            }
+            ORDER_STATUS_CHANGED => {
+                let changed: OrderStatusChanged = payload(event)?;
+                // Payment and cancellation have events (and notifications) of their own.
+                if matches!(changed.to.as_str(), "paid" | "cancelled") {
+                    return Ok(None);
+                }
+                Self {
+                    title: format!("Order {}", changed.to),
+                    body: format!(
+                        "Your order {} is now {} (was {}).",
+                        short(&changed.order_id),
+                        changed.to,
+                        changed.from
+                    ),
+                    data: serde_json::json!({
+                        "order_id": changed.order_id,
+                        "from": changed.from,
+                        "to": changed.to,
+                    }),
+                    user_id: changed.user_id,
+                    kind: "order_status_changed",
+                }
+            }
+            ORDER_CANCELLED => {
+                let cancelled: OrderCancelled = payload(event)?;
+                Self {
+                    title: "Order cancelled".to_owned(),
+                    body: format!("Your order {} was cancelled.", short(&cancelled.order_id)),
+                    data: serde_json::json!({ "order_id": cancelled.order_id }),
+                    user_id: cancelled.user_id,
+                    kind: "order_cancelled",
+                }
+            }
+            PAYMENT_FAILED => {
+                let failed: PaymentFailed = payload(event)?;
+                Self {
+                    title: "Payment failed".to_owned(),
+                    body: format!(
+                        "The payment for order {} failed: {}",
+                        short(&failed.order_id),
+                        failed.reason
+                    ),
+                    data: serde_json::json!({
+                        "order_id": failed.order_id,
+                        "reason": failed.reason,
+                    }),
+                    user_id: failed.user_id,
+                    kind: "payment_failed",
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+fn database(error: sqlx::Error) -> HandlerError {
+    HandlerError::Retry(anyhow::Error::new(error).context("notification database"))
+}
+
+#[async_trait]
+impl Handler for Notifications {
+    fn kind(&self) -> WorkerKind {
+        WorkerKind::Notification
+    }
+
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        let Some(draft) = Draft::of(event)? else {
+            return Ok(());
+        };
+        let notification = match self
+            .db
+            .claim(WorkerKind::Notification.name(), &event.id)
+            .await
+            .map_err(database)?
+        {
+            Some(mut claim) => {
+                let notification = store::insert(claim.tx(), &event.id, draft)
+                    .await
+                    .map_err(database)?;
+                claim.commit().await.map_err(database)?;
+                notification
+            }
+            None if self.webhooks.is_empty() => {
+                tracing::debug!(id = %event.id, "notification: duplicate event skipped");
+                return Ok(());
+            }
+            // Handled before; the webhooks may still be owed (the earlier delivery failed them).
+            None => match store::by_event(&self.db, &event.id)
+                .await
+                .map_err(database)?
+            {
+                Some(notification) => notification,
+                None => return Ok(()),
+            },
+        };
+        self.webhooks
+            .deliver(&self.db, &event.id, &notification)
+            .await
+    }
+}
+
+/// How long one webhook request may take.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_shown_in_major_units() {
+        assert_eq!(money(3210, "USD"), "USD 32.10");
+        assert_eq!(money(5, "EUR"), "EUR 0.05");
+        assert_eq!(money(-150, "EUR"), "EUR -1.50");
+    }
+}

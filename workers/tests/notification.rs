@@ -1,0 +1,298 @@
+//! The notification worker on SQLite: one notification per event however often it arrives, and
+//! its webhooks: signed, retried in-process, and never re-POSTed to an endpoint that succeeded.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use shop_core::{
+    adapters,
+    config::DatabaseUrl,
+    messaging::{CloudEvent, SOURCE},
+};
+use shop_workers::{
+    handler::{Handler, HandlerError},
+    notification::{self, Notifications, webhook::Webhooks},
+    store::Db,
+};
+
+const SECRET: &str = "a webhook secret for the tests";
+
+/// A migrated SQLite database in a temporary directory, and a pool on it.
+async fn database() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        dir.path().join("shop.db").display()
+    ))
+    .expect("a database URL");
+    adapters::connect_and_migrate(&url, 1)
+        .await
+        .expect("migrate the database");
+    let db = Db::connect(&url, 2).await.expect("open the database");
+    (dir, db)
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    let Db::Sqlite(pool) = db else {
+        panic!("a SQLite test database")
+    };
+    let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(pool)
+        .await
+        .expect("count rows");
+    count
+}
+
+fn event(event_type: &str, data: serde_json::Value) -> CloudEvent {
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: uuid::Uuid::now_v7().to_string(),
+        source: SOURCE.into(),
+        event_type: event_type.into(),
+        subject: "orders/1".into(),
+        time: chrono::Utc::now(),
+        datacontenttype: "application/json".into(),
+        data,
+    }
+}
+
+fn order_placed(user: &str) -> CloudEvent {
+    let order = uuid::Uuid::now_v7().to_string();
+    event(
+        "dev.shop.order.placed.v1",
+        serde_json::json!({
+            "order_id": order, "user_id": user, "currency": "USD", "subtotal_minor": 3000,
+            "tax_minor": 210, "total_minor": 3210, "items": []
+        }),
+    )
+}
+
+/// A webhook endpoint that answers 500 to its first `failures` requests, then 204, and keeps
+/// what it was sent.
+#[derive(Debug, Default)]
+struct Receiver {
+    failures: u32,
+    requests: AtomicU32,
+    received: Mutex<Vec<(HeaderMap, Bytes)>>,
+}
+
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let request = receiver.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if request <= receiver.failures {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    receiver
+        .received
+        .lock()
+        .expect("not poisoned")
+        .push((headers, body));
+    StatusCode::NO_CONTENT
+}
+
+/// Starts a receiver on 127.0.0.1 and returns its URL.
+async fn receiver(failures: u32) -> (Arc<Receiver>, String) {
+    let receiver = Arc::new(Receiver {
+        failures,
+        ..Receiver::default()
+    });
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(Arc::clone(&receiver));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (receiver, format!("http://{address}/hook"))
+}
+
+fn webhooks(urls: &[&str]) -> Webhooks {
+    Webhooks::parse(&urls.join(","), SECRET.to_owned())
+        .expect("valid settings")
+        .retry_base(Duration::from_millis(5))
+}
+
+fn received(receiver: &Receiver) -> Vec<(HeaderMap, Bytes)> {
+    receiver.received.lock().expect("not poisoned").clone()
+}
+
+#[tokio::test]
+async fn a_duplicate_event_makes_one_notification() {
+    let (_dir, db) = database().await;
+    let handler = Notifications::new(db.clone(), Webhooks::none());
+    let user = uuid::Uuid::now_v7().to_string();
+    let placed = order_placed(&user);
+    handler.handle(&placed).await.expect("handled");
+    handler.handle(&placed).await.expect("handled again");
+    assert_eq!(count(&db, "notifications").await, 1);
+
+    let page = notification::list(&db, &user, false, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    let only = &page.items[0];
+    assert_eq!(only.kind, "order_placed");
+    assert_eq!(only.title, "Order placed");
+    assert!(only.body.contains("USD 32.10"), "{}", only.body);
+    assert_eq!(only.data["total_minor"], 3210);
+    assert_eq!(only.read_at, None);
+
+    // Read by its owner only.
+    assert_eq!(
+        notification::mark_read(&db, "someone else", &only.id)
+            .await
+            .expect("mark read"),
+        None
+    );
+    let read = notification::mark_read(&db, &user, &only.id)
+        .await
+        .expect("mark read")
+        .expect("found");
+    assert!(read.read_at.is_some());
+    let unread = notification::list(&db, &user, true, 10, None)
+        .await
+        .expect("list");
+    assert!(unread.items.is_empty());
+}
+
+#[tokio::test]
+async fn events_for_no_customer_make_none_and_malformed_ones_are_rejected() {
+    let (_dir, db) = database().await;
+    let handler = Notifications::new(db.clone(), Webhooks::none());
+    let low = event(
+        "dev.shop.stock.low.v1",
+        serde_json::json!({ "product_id": "p", "sku": "MUG", "stock": 1, "threshold": 5 }),
+    );
+    handler.handle(&low).await.expect("ignored");
+    let malformed = event(
+        "dev.shop.payment.failed.v1",
+        serde_json::json!({ "order": 1 }),
+    );
+    assert!(matches!(
+        handler.handle(&malformed).await,
+        Err(HandlerError::Reject(_))
+    ));
+    assert_eq!(count(&db, "notifications").await, 0);
+
+    // A status change to `paid` is told by OrderPaid; to `shipped`, by a notification of its own.
+    for (to, made) in [("paid", 0), ("shipped", 1)] {
+        let changed = event(
+            "dev.shop.order.status_changed.v1",
+            serde_json::json!({ "order_id": "o", "user_id": "ada", "from": "paid", "to": to }),
+        );
+        handler.handle(&changed).await.expect("handled");
+        assert_eq!(count(&db, "notifications").await, made, "to {to}");
+    }
+}
+
+#[tokio::test]
+async fn webhooks_receive_the_notification_signed() {
+    let (_dir, db) = database().await;
+    let (receiver, url) = receiver(0).await;
+    let handler = Notifications::new(db.clone(), webhooks(&[&url]));
+    let user = uuid::Uuid::now_v7().to_string();
+    let placed = order_placed(&user);
+    handler.handle(&placed).await.expect("handled");
+
+    let received = received(&receiver);
+    assert_eq!(received.len(), 1);
+    let (headers, body) = &received[0];
+    assert_eq!(headers["x-shop-event-id"], placed.id.as_str());
+    assert_eq!(headers["content-type"], "application/json");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("a key");
+    mac.update(body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(
+        headers["x-shop-signature"]
+            .to_str()
+            .expect("an ASCII header"),
+        expected
+    );
+    let sent: notification::Notification = serde_json::from_slice(body).expect("a notification");
+    let stored = notification::list(&db, &user, false, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(stored.items, [sent]);
+
+    // Handled again (a redelivery): no second POST.
+    handler.handle(&placed).await.expect("handled again");
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_failing_twice_then_succeeding_gets_it_in_one_handling() {
+    let (_dir, db) = database().await;
+    let (receiver, url) = receiver(2).await;
+    let handler = Notifications::new(db.clone(), webhooks(&[&url]));
+    handler
+        .handle(&order_placed("ada"))
+        .await
+        .expect("delivered on the third attempt");
+    assert_eq!(receiver.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(received(&receiver).len(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_event_posts_only_to_the_endpoints_still_owed() {
+    let (_dir, db) = database().await;
+    let (good, good_url) = receiver(0).await;
+    // Fails the three attempts of the first handling, then succeeds.
+    let (flaky, flaky_url) = receiver(3).await;
+    let handler = Notifications::new(db.clone(), webhooks(&[&good_url, &flaky_url]));
+    let placed = order_placed("ada");
+    assert!(matches!(
+        handler.handle(&placed).await,
+        Err(HandlerError::Retry(_))
+    ));
+    assert_eq!(received(&good).len(), 1);
+    assert_eq!(flaky.requests.load(Ordering::SeqCst), 3);
+
+    // The queue redelivers it.
+    handler.handle(&placed).await.expect("delivered");
+    assert_eq!(good.requests.load(Ordering::SeqCst), 1, "not posted twice");
+    assert_eq!(received(&flaky).len(), 1);
+    assert_eq!(count(&db, "notifications").await, 1);
+    assert_eq!(count(&db, "webhook_deliveries").await, 2);
+    // The same body both times: the same signature.
+    assert_eq!(received(&good)[0].1, received(&flaky)[0].1);
+}
+
+#[test]
+fn webhook_settings_are_checked() {
+    let bad = Webhooks::parse("ftp://example.com/x", SECRET.to_owned())
+        .expect_err("not http(s)")
+        .to_string();
+    assert!(bad.contains("SHOP_NOTIFY_WEBHOOK_URLS"), "{bad}");
+    let no_secret = Webhooks::parse("https://example.com/hook", String::new())
+        .expect_err("a secret is required")
+        .to_string();
+    assert!(
+        no_secret.contains("SHOP_NOTIFY_WEBHOOK_SECRET"),
+        "{no_secret}"
+    );
+    assert!(
+        Webhooks::parse(" , ", String::new())
+            .expect("none")
+            .is_empty()
+    );
+}
