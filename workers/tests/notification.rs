@@ -1,4 +1,4 @@
-//! The notification worker on SQLite: one notification per event however often it arrives, and
+//! The notification worker on SQLite (and Postgres): one notification per event however often it arrives, and
 //! its webhooks: signed, retried in-process, and never re-POSTed to an endpoint that succeeded.
 
 use std::{
@@ -275,6 +275,57 @@ async fn a_redelivered_event_posts_only_to_the_endpoints_still_owed() {
     assert_eq!(count(&db, "webhook_deliveries").await, 2);
     // The same body both times: the same signature.
     assert_eq!(received(&good)[0].1, received(&flaky)[0].1);
+}
+
+#[tokio::test]
+async fn on_postgres_too() {
+    let database = shop_testing::PgDatabase::create().await;
+    let url = DatabaseUrl::parse(database.url()).expect("a database URL");
+    adapters::connect_and_migrate(&url, 2)
+        .await
+        .expect("migrate the test database");
+    let db = Db::connect(&url, 2).await.expect("connect");
+    let (receiver, hook) = receiver(1).await;
+    let handler = Notifications::new(db.clone(), webhooks(&[&hook]));
+    let user = uuid::Uuid::now_v7().to_string();
+    let (first, second) = (order_placed(&user), order_placed(&user));
+    for event in [&first, &first, &second] {
+        handler.handle(event).await.expect("handled");
+    }
+    assert_eq!(received(&receiver).len(), 2, "one POST per event");
+
+    let page = notification::list(&db, &user, false, 1, None)
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    let newest = page.items[0].clone();
+    let cursor = page.next_cursor.expect("a second page");
+    let rest = notification::list(&db, &user, false, 1, Some(&cursor))
+        .await
+        .expect("list");
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_cursor, None);
+    assert!(rest.items[0].id < newest.id, "newest first");
+    let sent: notification::Notification =
+        serde_json::from_slice(&received(&receiver)[1].1).expect("a notification");
+    assert_eq!(sent, newest, "what was sent is what is stored");
+
+    assert_eq!(
+        notification::mark_read(&db, "someone else", &newest.id)
+            .await
+            .expect("mark read"),
+        None
+    );
+    let read = notification::mark_read(&db, &user, &newest.id)
+        .await
+        .expect("mark read")
+        .expect("found");
+    assert!(read.read_at.is_some());
+    let unread = notification::list(&db, &user, true, 10, None)
+        .await
+        .expect("list");
+    assert_eq!(unread.items.len(), 1);
+    assert_ne!(unread.items[0].id, newest.id);
 }
 
 #[test]
