@@ -68,6 +68,8 @@ pub struct AppStateInner {
     pub catalog_cache: rest::cache::LocalCatalogCache,
     /// The workers' view of the database (analytics report; later the embedded workers).
     workers_db: std::sync::OnceLock<shop_workers::store::Db>,
+    /// The embedded workers' counters, served on `/metrics` with the API's own.
+    worker_metrics: std::sync::OnceLock<Arc<shop_workers::runtime::metrics::Metrics>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -91,6 +93,7 @@ impl AppState {
             limits,
             catalog_cache: Default::default(),
             workers_db: std::sync::OnceLock::new(),
+            worker_metrics: std::sync::OnceLock::new(),
         }))
     }
 
@@ -98,6 +101,16 @@ impl AppState {
     #[must_use]
     pub fn with_workers_db(self, db: shop_workers::store::Db) -> Self {
         let _ = self.0.workers_db.set(db);
+        self
+    }
+
+    /// Serves the embedded workers' metrics (`shop_workers_…`) on `/metrics` too.
+    #[must_use]
+    pub fn with_worker_metrics(
+        self,
+        metrics: Arc<shop_workers::runtime::metrics::Metrics>,
+    ) -> Self {
+        let _ = self.0.worker_metrics.set(metrics);
         self
     }
 
@@ -198,6 +211,18 @@ async fn serve_openapi(json: Arc<String>) -> Response {
         .into_response()
 }
 
+/// The API's metrics, then the embedded workers' (one exposition: a single `# EOF`).
+fn render_metrics(state: &AppState) -> String {
+    let mut text = state.metrics.render();
+    if let Some(workers) = state.worker_metrics.get() {
+        if let Some(kept) = text.strip_suffix("# EOF\n").map(str::len) {
+            text.truncate(kept);
+        }
+        text.push_str(&workers.render());
+    }
+    text
+}
+
 /// Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> Response {
     (
@@ -205,7 +230,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        render_metrics(&state),
     )
         .into_response()
 }

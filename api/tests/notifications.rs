@@ -239,6 +239,24 @@ async fn the_embedded_workers_report_the_order_and_notify_its_buyer() {
         .expect("an anonymous request");
     assert_eq!(anonymous.status(), 401);
 
+    // The embedded workers' counters are on the API's /metrics, in one exposition.
+    let metrics = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("the metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("shop_workers_messages_processed_total{worker=\"notification\"}")
+            && metrics
+                .contains("shop_workers_messages_dead_lettered_total{worker=\"analytics\"} 0"),
+        "{metrics}"
+    );
+    assert_eq!(metrics.matches("# EOF").count(), 1, "{metrics}");
+    assert!(metrics.ends_with("# EOF\n"));
+
     let stopped = server.terminate().await;
     assert_eq!(stopped.code, Some(0), "{}", stopped.transcript());
 }

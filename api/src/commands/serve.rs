@@ -87,7 +87,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     say(format!("listening on http://{address}"));
 
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
-    let state = AppState::new(shop, Limits::from_config(&config)).with_workers_db(workers_db);
+    let mut state = AppState::new(shop, Limits::from_config(&config)).with_workers_db(workers_db);
+    if let Some(embedded) = &embedded {
+        state = state.with_worker_metrics(Arc::clone(embedded.metrics()));
+    }
     // One signal stops both servers.
     let (stop, stopping) = watch::channel(false);
     tokio::spawn(async move {
