@@ -73,7 +73,12 @@ pub enum WorkerKind {
 }
 
 impl WorkerKind {
-    pub const ALL: [Self; 4] = [Self::Email, Self::Invoice, Self::Notification, Self::Analytics];
+    pub const ALL: [Self; 4] = [
+        Self::Email,
+        Self::Invoice,
+        Self::Notification,
+        Self::Analytics,
+    ];
 
     /// Name on the command line (`--only`), in metrics and in the processed-message records.
     pub const fn name(self) -> &'static str {
@@ -122,7 +127,9 @@ impl WorkerKind {
 
     /// Whether an event of `event_type` reaches this worker (AMQP topic matching).
     pub fn receives(self, event_type: &str) -> bool {
-        self.bindings().iter().any(|pattern| topic_matches(pattern, event_type))
+        self.bindings()
+            .iter()
+            .any(|pattern| topic_matches(pattern, event_type))
     }
 }
 
@@ -132,7 +139,10 @@ pub fn topic_matches(pattern: &str, key: &str) -> bool {
         match (pattern.split_first(), key.split_first()) {
             (None, None) => true,
             (Some((&"#", rest)), _) => {
-                matches(rest, key) || key.split_first().is_some_and(|(_, tail)| matches(pattern, tail))
+                matches(rest, key)
+                    || key
+                        .split_first()
+                        .is_some_and(|(_, tail)| matches(pattern, tail))
             }
             (Some((&"*", rest)), Some((_, tail))) => matches(rest, tail),
             (Some((word, rest)), Some((first, tail))) => word == first && matches(rest, tail),
@@ -151,10 +161,19 @@ mod tests {
     #[test]
     fn topic_patterns_match_like_rabbitmq() {
         assert!(topic_matches("dev.shop.#", "dev.shop.order.placed.v1"));
-        assert!(topic_matches("dev.shop.order.placed.*", "dev.shop.order.placed.v1"));
-        assert!(!topic_matches("dev.shop.order.placed.*", "dev.shop.order.placed"));
+        assert!(topic_matches(
+            "dev.shop.order.placed.*",
+            "dev.shop.order.placed.v1"
+        ));
+        assert!(!topic_matches(
+            "dev.shop.order.placed.*",
+            "dev.shop.order.placed"
+        ));
         assert!(topic_matches("dev.shop.order.#", "dev.shop.order"));
-        assert!(!topic_matches("dev.shop.order.#", "dev.shop.user.registered.v1"));
+        assert!(!topic_matches(
+            "dev.shop.order.#",
+            "dev.shop.user.registered.v1"
+        ));
     }
 
     #[test]

@@ -15,7 +15,9 @@ use shop_operator::crd::{Backup, Shop, Worker};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18443".to_owned());
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18443".to_owned());
     let fake = ClientBuilder::new()
         .with_resource::<Shop>()
         .with_resource::<Worker>()

@@ -6,6 +6,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), Redis at `SHOP_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`).
 
+pub mod smtp;
+
 use shop_core::config::DatabaseUrl;
 use std::{
     str::FromStr as _,

@@ -4,12 +4,7 @@
 
 mod support;
 
-use std::{
-    net::SocketAddr,
-    path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -20,6 +15,7 @@ use shop_core::{
     config::DatabaseUrl,
     domain::{OrderId, ProductId, UserId},
 };
+use shop_testing::smtp::SmtpSink;
 use shop_workers::{
     email::{Delivery, Email, InvoiceFiles, Settings, StoredInvoices},
     handler::{Handler, HandlerError},
@@ -28,129 +24,18 @@ use shop_workers::{
     store::Db,
 };
 use support::{broker, database, event, eventually, order_placed, publish};
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
-    net::{TcpListener, TcpStream},
-};
 
-/// One message the sink accepted.
-#[derive(Debug, Clone)]
-struct Received {
-    from: String,
-    to: Vec<String>,
-    data: Vec<u8>,
-}
-
-/// A minimal SMTP server on 127.0.0.1: EHLO/HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT,
-/// no STARTTLS, no AUTH. Keeps what it accepts.
-#[derive(Debug, Clone)]
-struct SmtpSink {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl SmtpSink {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the SMTP sink");
-        let sink = Self {
-            addr: listener.local_addr().expect("its address"),
-            received: Arc::default(),
-        };
-        let received = Arc::clone(&sink.received);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, Arc::clone(&received)));
-            }
-        });
-        sink
+/// Mailer settings that deliver to `sink` over plain SMTP.
+fn smtp_to(sink: &SmtpSink) -> Settings {
+    Settings {
+        delivery: Delivery::Smtp {
+            host: sink.addr().ip().to_string(),
+            port: sink.addr().port(),
+            credentials: None,
+            starttls: false,
+        },
+        from: "Shop <orders@shop.test>".parse().expect("a mailbox"),
     }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().expect("sink lock").clone()
-    }
-
-    fn settings(&self) -> Settings {
-        Settings {
-            delivery: Delivery::Smtp {
-                host: self.addr.ip().to_string(),
-                port: self.addr.port(),
-                credentials: None,
-                starttls: false,
-            },
-            from: "Shop <orders@shop.test>".parse().expect("a mailbox"),
-        }
-    }
-}
-
-async fn session(stream: TcpStream, received: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    write.write_all(b"220 sink.test ESMTP\r\n").await?;
-    let (mut from, mut to) = (String::new(), Vec::new());
-    loop {
-        let mut line = String::new();
-        if read.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let command = line.trim_end();
-        let verb = command
-            .split([' ', ':'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
-            "HELO" => b"250 sink.test\r\n",
-            "MAIL" => {
-                from = address(command);
-                to.clear();
-                b"250 OK\r\n"
-            }
-            "RCPT" => {
-                to.push(address(command));
-                b"250 OK\r\n"
-            }
-            "DATA" => {
-                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-                let mut data = Vec::new();
-                loop {
-                    let mut line = Vec::new();
-                    if read.read_until(b'\n', &mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == b".\r\n" {
-                        break;
-                    }
-                    let line = line.strip_prefix(b".").unwrap_or(&line);
-                    data.extend_from_slice(line);
-                }
-                received.lock().expect("sink lock").push(Received {
-                    from: from.clone(),
-                    to: to.clone(),
-                    data,
-                });
-                b"250 OK queued\r\n"
-            }
-            "RSET" | "NOOP" => b"250 OK\r\n",
-            "QUIT" => {
-                write.write_all(b"221 bye\r\n").await?;
-                return Ok(());
-            }
-            _ => b"502 command not implemented\r\n",
-        };
-        write.write_all(reply).await?;
-    }
-}
-
-/// The address between `<` and `>` of `MAIL FROM:<…>` or `RCPT TO:<…>`.
-fn address(command: &str) -> String {
-    command
-        .split_once('<')
-        .and_then(|(_, rest)| rest.split_once('>'))
-        .map(|(address, _)| address.to_owned())
-        .unwrap_or_default()
 }
 
 /// Adds a customer to `users`, either backend.
@@ -199,7 +84,7 @@ fn to_address(message: &mail_parser::Message<'_>) -> String {
 async fn the_order_confirmation_reaches_the_smtp_server_once() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &sink.settings()).expect("the handler");
+    let email = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
     let order = order_placed(
         customer,
@@ -267,10 +152,12 @@ async fn an_unreachable_smtp_server_is_retried_and_the_retry_sends() {
     );
     // A port nobody listens on: bind one, then free it.
     let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         listener.local_addr().expect("address")
     };
-    let mut settings = SmtpSink::start().await.settings();
+    let mut settings = smtp_to(&SmtpSink::start().await);
     settings.delivery = Delivery::Smtp {
         host: closed.ip().to_string(),
         port: closed.port(),
@@ -287,7 +174,7 @@ async fn an_unreachable_smtp_server_is_retried_and_the_retry_sends() {
     );
 
     let sink = SmtpSink::start().await;
-    let up = Email::new(db.clone(), &sink.settings()).expect("the handler");
+    let up = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
     up.handle(&registered).await.expect("sent on retry");
     let received = sink.received();
     assert_eq!(received.len(), 1);
@@ -298,7 +185,7 @@ async fn an_unreachable_smtp_server_is_retried_and_the_retry_sends() {
 async fn an_unknown_user_is_rejected_and_other_status_changes_send_nothing() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &sink.settings()).expect("the handler");
+    let email = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
     let stranger = UserId::new();
     let order = OrderId::new();
     let paid = event(
@@ -358,7 +245,7 @@ impl InvoiceFiles for FakeInvoices {
 async fn the_invoice_carries_its_pdf() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &sink.settings())
+    let email = Email::new(db.clone(), &smtp_to(&sink))
         .expect("the handler")
         .with_invoice_files(Arc::new(FakeInvoices));
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
@@ -412,7 +299,7 @@ async fn the_invoice_pdf_is_read_from_the_invoice_store() {
         .await
         .expect("store the PDF");
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &sink.settings())
+    let email = Email::new(db.clone(), &smtp_to(&sink))
         .expect("the handler")
         .with_invoice_files(Arc::new(StoredInvoices));
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
@@ -537,7 +424,7 @@ async fn the_binary_sends_the_confirmation_of_an_order_published_to_rabbitmq() {
         &[(ProductId::new(), "TEA-1", 1, 1_234)],
         Utc::now(),
     );
-    let port = sink.addr.port().to_string();
+    let port = sink.addr().port().to_string();
     let mut workers = tokio::process::Command::new(env!("CARGO_BIN_EXE_shop-workers"))
         .env_clear()
         .env("AMQP_URL", vhost.url())

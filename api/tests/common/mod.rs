@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod journey;
+
 use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use shop_core::{
