@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::{TimeZone as _, Utc};
+use common::journey::login;
 use common::{Server, http, shop_api};
 use serde_json::{Value, json};
 use shop_core::{
@@ -29,18 +30,6 @@ fn event(event_type: &str, subject: String, data: Value) -> CloudEvent {
         datacontenttype: "application/json".into(),
         data,
     }
-}
-
-async fn login(server: &Server, email: &str, password: &str) -> String {
-    let response = http()
-        .post(server.url("/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 200, "login {email}");
-    let body: Value = response.json().await.expect("a session");
-    body["access_token"].as_str().expect("a token").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

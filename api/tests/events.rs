@@ -5,6 +5,7 @@ mod common;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
+use common::journey;
 use common::{Server, http, shop_api};
 use lapin::{Channel, options::BasicGetOptions};
 use serde_json::{Value, json};
@@ -32,15 +33,7 @@ async fn register(server: &Server, email: &str) -> Value {
 }
 
 async fn login(server: &Server, email: &str) -> String {
-    let response = http()
-        .post(server.url("/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), 200, "login {email}");
-    let body: Value = response.json().await.expect("a session");
-    body["access_token"].as_str().expect("a token").to_owned()
+    journey::login(server, email, PASSWORD).await
 }
 
 /// Registers, fills the cart and checks out; every step must succeed.

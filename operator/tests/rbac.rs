@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -23,25 +22,7 @@ use shop_operator::reconcile;
 
 type Permission = (String, String, String);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tool(name: &str) -> PathBuf {
-    let candidates = std::env::var_os("SHOP_TOOLS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            repo().join("../shared/tools"),
-            PathBuf::from("/work/shared/tools"),
-        ]);
-    for folder in candidates {
-        if folder.join(name).is_file() {
-            return folder.join(name);
-        }
-    }
-    panic!("{name} not found: set SHOP_TOOLS to the folder holding it");
-}
+use common::{repo, tool};
 
 /// Every (group, resource, verb) the chart's ClusterRoles and Roles grant, with default values.
 fn granted() -> BTreeSet<Permission> {

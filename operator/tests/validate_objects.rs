@@ -4,6 +4,8 @@
 //! The tool lives beside the repository (`../shared/tools`) or in `$SHOP_TOOLS`; this test fails,
 //! rather than skips, when it cannot be found, so CI cannot pass without the check having run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,25 +14,10 @@ use serde_json::Value;
 use shop_operator::build::{backup, shop, worker};
 use shop_operator::crd::{Backup, Shop, Worker};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{repo, tool};
 
 fn k8s_validate() -> PathBuf {
-    let candidates = std::env::var_os("SHOP_TOOLS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            repo().join("../shared/tools"),
-            PathBuf::from("/work/shared/tools"),
-        ]);
-    for folder in candidates {
-        let tool = folder.join("k8s-validate");
-        if tool.is_file() {
-            return tool;
-        }
-    }
-    panic!("k8s-validate not found: set SHOP_TOOLS to the folder holding it");
+    tool("k8s-validate")
 }
 
 /// The custom resources of `manifests/samples/`, as they would come back from the API server.

@@ -273,3 +273,27 @@ impl FakeCluster {
         self.take_writes();
     }
 }
+
+/// The repository's root.
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// One of the offline tools (`k8s-validate`, `helm-render`): in `$SHOP_TOOLS`, beside the
+/// repository (`../shared/tools`) or in `/work/shared/tools`. Tests fail, rather than skip, when
+/// it is missing, so CI cannot pass without the check having run.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    let candidates = std::env::var_os("SHOP_TOOLS")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([
+            repo().join("../shared/tools"),
+            std::path::PathBuf::from("/work/shared/tools"),
+        ]);
+    for folder in candidates {
+        if folder.join(name).is_file() {
+            return folder.join(name);
+        }
+    }
+    panic!("{name} not found: set SHOP_TOOLS to the folder holding it");
+}
