@@ -32,3 +32,15 @@ impl std::fmt::Debug for dyn Handler {
         write!(f, "Handler({})", self.kind().name())
     }
 }
+
+/// The event's `data` as the payload type a handler reads. A payload that does not decode will
+/// never decode, so it is a [`HandlerError::Reject`]: dead-lettered at once, not retried.
+pub fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
+    serde_json::from_value(event.data.clone()).map_err(|error| {
+        HandlerError::Reject(anyhow::anyhow!(
+            "{} {} has a malformed payload: {error}",
+            event.event_type,
+            event.id
+        ))
+    })
+}

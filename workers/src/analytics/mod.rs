@@ -23,7 +23,7 @@ use shop_core::messaging::{CloudEvent, WorkerKind};
 use sqlx::types::Json;
 
 use crate::{
-    handler::{Handler, HandlerError},
+    handler::{Handler, HandlerError, payload},
     on_backend,
     store::{Db, Tx},
 };
@@ -70,16 +70,6 @@ struct ProductViewed {
 struct CartUpdated {
     user_id: String,
     quantity: i64,
-}
-
-fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
-    serde_json::from_value(event.data.clone()).map_err(|error| {
-        HandlerError::Reject(anyhow::anyhow!(
-            "{} {} has a malformed payload: {error}",
-            event.event_type,
-            event.id
-        ))
-    })
 }
 
 fn database(error: sqlx::Error) -> HandlerError {

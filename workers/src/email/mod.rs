@@ -40,7 +40,7 @@ pub use settings::{DEFAULT_FROM, DEFAULT_MAIL_DIR, Delivery, Settings};
 pub use templates::Template;
 
 use crate::{
-    handler::{Handler, HandlerError},
+    handler::{Handler, HandlerError, payload},
     on_backend,
     store::Db,
 };
@@ -230,11 +230,6 @@ struct Plan {
 
 fn reject(event: &CloudEvent, what: impl fmt::Display) -> HandlerError {
     HandlerError::Reject(anyhow::anyhow!("{} {}: {what}", event.event_type, event.id))
-}
-
-fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
-    serde_json::from_value(event.data.clone())
-        .map_err(|error| reject(event, format!("malformed payload: {error}")))
 }
 
 fn uuid(event: &CloudEvent, field: &str, raw: &str) -> Result<uuid::Uuid, HandlerError> {

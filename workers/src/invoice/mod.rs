@@ -22,7 +22,7 @@ use shop_core::{
 use sqlx::types::Json;
 
 use crate::{
-    handler::{Handler, HandlerError},
+    handler::{Handler, HandlerError, payload},
     on_backend,
     store::{Db, Tx},
 };
@@ -99,13 +99,7 @@ impl Handler for Invoices {
         if event.event_type != ORDER_PAID {
             return Ok(());
         }
-        let paid: OrderPaid = serde_json::from_value(event.data.clone()).map_err(|error| {
-            HandlerError::Reject(anyhow::anyhow!(
-                "{} {} has a malformed payload: {error}",
-                event.event_type,
-                event.id
-            ))
-        })?;
+        let paid: OrderPaid = payload(event)?;
         let Some(mut claim) = self
             .db
             .claim(WorkerKind::Invoice.name(), &event.id)

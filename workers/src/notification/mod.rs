@@ -22,7 +22,7 @@ use shop_core::messaging::{CloudEvent, WorkerKind};
 
 use self::webhook::Webhooks;
 use crate::{
-    handler::{Handler, HandlerError},
+    handler::{Handler, HandlerError, payload},
     store::Db,
 };
 
@@ -116,16 +116,6 @@ struct PaymentFailed {
     order_id: String,
     user_id: String,
     reason: String,
-}
-
-fn payload<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
-    serde_json::from_value(event.data.clone()).map_err(|error| {
-        HandlerError::Reject(anyhow::anyhow!(
-            "{} {} has a malformed payload: {error}",
-            event.event_type,
-            event.id
-        ))
-    })
 }
 
 /// `1234` in `USD` → `USD 12.34`.

@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
 use shop_core::config::redact_url;
 
-use super::{Notification, WEBHOOK_TIMEOUT};
+use super::{Notification, WEBHOOK_TIMEOUT, database};
 use crate::{handler::HandlerError, on_backend, store::Db};
 
 /// Attempts per endpoint within one handling of an event.
@@ -189,10 +189,6 @@ impl Webhooks {
             tokio::time::sleep(delay).await;
         }
     }
-}
-
-fn database(error: sqlx::Error) -> HandlerError {
-    HandlerError::Retry(anyhow::Error::new(error).context("notification database"))
 }
 
 async fn delivered(db: &Db, event_id: &str) -> Result<Vec<String>, sqlx::Error> {
