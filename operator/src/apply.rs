@@ -106,6 +106,29 @@ pub async fn delete_owned<K: Managed>(
     Ok(true)
 }
 
+/// Writes `status` into `object`'s status subresource, unless `previous` (the status the object
+/// was read with) is already equal: a pass that observed nothing new writes nothing.
+pub async fn write_status<K: Managed, S: PartialEq + Serialize>(
+    client: &Client,
+    object: &K,
+    previous: Option<&S>,
+    status: &S,
+) -> Result<()> {
+    if previous == Some(status) {
+        return Ok(());
+    }
+    let namespace = object.meta().namespace.as_deref().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(
+        &object.name_any(),
+        &PatchParams::apply(MANAGER),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Whether `live` holds every value `desired` sets. Objects may have extra keys; arrays must have
 /// the same length and match element by element (order is meaningful in pod specs). Resource
 /// quantities (under `requests` and `limits`) compare by value, because the API server stores

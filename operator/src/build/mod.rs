@@ -12,14 +12,18 @@ pub mod shop;
 pub(crate) mod test_support;
 pub mod worker;
 
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, EnvFromSource, EnvVar, EnvVarSource, PodSecurityContext,
     SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
-use crate::crd::{SecretKeyRef, Shop};
+use crate::crd::{AutoscalingSpec, SecretKeyRef, Shop};
 use crate::names::{self, Backend};
 
 /// UID and GID the shop's images run as (a non-root user baked into the images).
@@ -141,6 +145,41 @@ pub fn restricted_container_security() -> SecurityContext {
             ..SeccompProfile::default()
         }),
         ..SecurityContext::default()
+    }
+}
+
+/// A HorizontalPodAutoscaler scaling the Deployment `deployment` on average CPU utilisation, as
+/// `autoscaling` asks (the API's and every Worker pool's).
+pub fn cpu_autoscaler(
+    metadata: ObjectMeta,
+    deployment: String,
+    autoscaling: &AutoscalingSpec,
+) -> HorizontalPodAutoscaler {
+    HorizontalPodAutoscaler {
+        metadata,
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: "Deployment".to_owned(),
+                name: deployment,
+            },
+            min_replicas: Some(autoscaling.min_replicas),
+            max_replicas: autoscaling.max_replicas,
+            metrics: Some(vec![MetricSpec {
+                type_: "Resource".to_owned(),
+                resource: Some(ResourceMetricSource {
+                    name: "cpu".to_owned(),
+                    target: MetricTarget {
+                        type_: "Utilization".to_owned(),
+                        average_utilization: Some(autoscaling.target_cpu_utilization_percent),
+                        ..MetricTarget::default()
+                    },
+                }),
+                ..MetricSpec::default()
+            }]),
+            behavior: None,
+        }),
+        ..HorizontalPodAutoscaler::default()
     }
 }
 

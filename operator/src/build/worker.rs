@@ -7,10 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
-    MetricTarget, ResourceMetricSource,
-};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, PodSpec,
     PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
@@ -21,8 +18,8 @@ use kube::ResourceExt;
 
 use super::service_monitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec};
 use super::{
-    SHOP_UID, controller_ref, image, restricted_container_security, restricted_pod_security,
-    shop_env, shop_env_from,
+    SHOP_UID, controller_ref, cpu_autoscaler, image, restricted_container_security,
+    restricted_pod_security, shop_env, shop_env_from,
 };
 use crate::crd::{Shop, Worker};
 use crate::{labels, names};
@@ -179,32 +176,12 @@ pub fn worker_service(worker: &Worker, shop: &Shop) -> Service {
 /// The HorizontalPodAutoscaler (`autoscaling/v2`, CPU utilisation) when the Worker asks for one.
 pub fn worker_hpa(worker: &Worker) -> Option<HorizontalPodAutoscaler> {
     let autoscaling = worker.spec.autoscaling.as_ref()?;
-    Some(HorizontalPodAutoscaler {
-        metadata: owned_meta(worker, worker_labels(worker, None)),
-        spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".to_owned()),
-                kind: "Deployment".to_owned(),
-                name: names::worker(&worker.name_any()),
-            },
-            min_replicas: Some(autoscaling.min_replicas),
-            max_replicas: autoscaling.max_replicas,
-            metrics: Some(vec![MetricSpec {
-                type_: "Resource".to_owned(),
-                resource: Some(ResourceMetricSource {
-                    name: "cpu".to_owned(),
-                    target: MetricTarget {
-                        type_: "Utilization".to_owned(),
-                        average_utilization: Some(autoscaling.target_cpu_utilization_percent),
-                        ..MetricTarget::default()
-                    },
-                }),
-                ..MetricSpec::default()
-            }]),
-            ..HorizontalPodAutoscalerSpec::default()
-        }),
-        ..HorizontalPodAutoscaler::default()
-    })
+    let metadata = owned_meta(worker, worker_labels(worker, None));
+    Some(cpu_autoscaler(
+        metadata,
+        names::worker(&worker.name_any()),
+        autoscaling,
+    ))
 }
 
 /// The ServiceMonitor that has Prometheus scrape the pool's `/metrics` every 30 seconds (created

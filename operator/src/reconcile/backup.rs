@@ -8,18 +8,17 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use serde_json::json;
 
-use crate::apply::{apply, delete_owned};
+use crate::apply::{apply, delete_owned, write_status};
 use crate::build::backup as build;
 use crate::conditions::{self, Observed};
 use crate::context::Context;
 use crate::crd::{Backup, BackupStatus, Shop};
 use crate::error::{Error, Result};
-use crate::labels::{self, MANAGER};
+use crate::labels;
 use crate::names;
 use crate::reconcile::shop::{JobState, job_state};
 
@@ -106,7 +105,7 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action>
         backup.metadata.generation,
         Timestamp::now(),
     );
-    write_status(&ctx, &backup, &namespace, status).await?;
+    write_status(&ctx.client, &*backup, backup.status.as_ref(), &status).await?;
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
@@ -197,24 +196,4 @@ async fn list_pods(ctx: &Context, backup: &Backup, namespace: &str) -> Result<Ve
         .list(&ListParams::default().labels(&selector))
         .await?
         .items)
-}
-
-async fn write_status(
-    ctx: &Context,
-    backup: &Backup,
-    namespace: &str,
-    status: BackupStatus,
-) -> Result<()> {
-    if backup.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<Backup> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = json!({ "status": status });
-    api.patch_status(
-        &backup.name_any(),
-        &PatchParams::apply(MANAGER),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }

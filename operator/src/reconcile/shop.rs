@@ -15,19 +15,16 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 
-use crate::apply::{Outcome, apply, delete_owned};
+use crate::apply::{Outcome, apply, delete_owned, write_status};
 use crate::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use crate::build::shop as build;
 use crate::conditions::{self, Observed};
 use crate::context::Context;
-use crate::crd::{SecretKeyRef, Shop, ShopStatus};
+use crate::crd::{SecretKeyRef, Shop};
 use crate::error::{Error, Result};
-use crate::labels::MANAGER;
 use crate::names::{self, Backend};
 
 /// Annotation on a migration Job: a hash of its pod template, to notice a Shop edit that changes
@@ -59,7 +56,7 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
             shop.metadata.generation,
             Timestamp::now(),
         );
-        write_status(&ctx, &shop, &namespace, status).await?;
+        write_status(&ctx.client, &*shop, shop.status.as_ref(), &status).await?;
         return Ok(Action::await_change());
     }
     let mut pass = Pass {
@@ -81,7 +78,7 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
         Timestamp::now(),
     );
     let ready = conditions::is_true(&status.conditions, "Ready");
-    write_status(&ctx, &shop, &namespace, status).await?;
+    write_status(&ctx.client, &*shop, shop.status.as_ref(), &status).await?;
     Ok(Action::requeue(if ready {
         STEADY_REQUEUE
     } else {
@@ -591,25 +588,4 @@ pub fn deployment_available(deployment: &Deployment) -> bool {
     status.observed_generation >= deployment.metadata.generation
         && status.updated_replicas.unwrap_or(0) >= wanted
         && status.available_replicas.unwrap_or(0) >= wanted
-}
-
-/// Writes the status when it differs from what the Shop already has.
-async fn write_status(
-    ctx: &Context,
-    shop: &Shop,
-    namespace: &str,
-    status: ShopStatus,
-) -> Result<()> {
-    if shop.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<Shop> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = json!({ "status": status });
-    api.patch_status(
-        &shop.name_any(),
-        &PatchParams::apply(MANAGER),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }

@@ -8,19 +8,17 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 
-use crate::apply::{apply, delete_owned};
+use crate::apply::{apply, delete_owned, write_status};
 use crate::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use crate::build::worker as build;
 use crate::conditions::{self, Observed};
 use crate::context::Context;
 use crate::crd::{Shop, Worker, WorkerStatus};
 use crate::error::{Error, Result};
-use crate::labels::{self, MANAGER};
+use crate::labels;
 use crate::names;
 use crate::reconcile::shop::keep_replicas_for_autoscaler;
 
@@ -104,7 +102,7 @@ pub async fn reconcile(worker: Arc<Worker>, ctx: Arc<Context>) -> Result<Action>
         worker.metadata.generation,
         Timestamp::now(),
     );
-    write_status(&ctx, &worker, &namespace, status).await?;
+    write_status(&ctx.client, &*worker, worker.status.as_ref(), &status).await?;
     Ok(Action::requeue(if ready {
         STEADY_REQUEUE
     } else {
@@ -186,24 +184,4 @@ async fn apply_pool(
     Ok(live.observed_generation >= deployment.metadata.generation
         && live.updated_replicas.unwrap_or(0) >= wanted
         && status.ready_replicas >= wanted)
-}
-
-async fn write_status(
-    ctx: &Context,
-    worker: &Worker,
-    namespace: &str,
-    status: WorkerStatus,
-) -> Result<()> {
-    if worker.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<Worker> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = json!({ "status": status });
-    api.patch_status(
-        &worker.name_any(),
-        &PatchParams::apply(MANAGER),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
 }
