@@ -14,6 +14,7 @@ pub mod invoice;
 pub mod notification;
 pub mod runtime;
 pub mod store;
+pub mod writable;
 
 use std::sync::Arc;
 
@@ -23,24 +24,37 @@ use crate::{handler::Handler, store::Db};
 
 /// What handlers are built from. A worker's own settings (SMTP server, blob store, webhook
 /// endpoints) come from the environment and are read when its handler is built, so a wrong
-/// value stops the start with a message naming the variable.
+/// value, or a folder that cannot be written to, stops the start with a message naming the
+/// variable ([`SettingError`]).
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The shop's database (the workers' tables and the processed-message records live there).
     pub db: Db,
 }
 
+/// A worker setting that is missing, invalid or unusable (such as a folder that cannot be
+/// written to): the worker cannot run until it is fixed, so starting fails at once instead of
+/// crash-looping or retrying messages (`shop-workers` exits 2). The message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct SettingError(anyhow::Error);
+
 /// The handler of `kind`, `Ok(None)` while that worker is not implemented yet, or an error
 /// naming the setting that is wrong.
-pub fn handler_for(kind: WorkerKind, deps: &Deps) -> anyhow::Result<Option<Arc<dyn Handler>>> {
-    Ok(match kind {
-        WorkerKind::Analytics => Some(Arc::new(analytics::Analytics::new(deps.db.clone()))),
-        WorkerKind::Invoice => Some(Arc::new(invoice::Invoices::from_env(deps.db.clone())?)),
-        WorkerKind::Email => Some(Arc::new(email::Email::from_env(deps.db.clone())?)),
-        WorkerKind::Notification => Some(Arc::new(notification::Notifications::from_env(
-            deps.db.clone(),
-        )?)),
-    })
+pub fn handler_for(
+    kind: WorkerKind,
+    deps: &Deps,
+) -> Result<Option<Arc<dyn Handler>>, SettingError> {
+    let db = deps.db.clone();
+    let handler: Arc<dyn Handler> = match kind {
+        WorkerKind::Analytics => Arc::new(analytics::Analytics::new(db)),
+        WorkerKind::Invoice => Arc::new(invoice::Invoices::from_env(db).map_err(SettingError)?),
+        WorkerKind::Email => Arc::new(email::Email::from_env(db).map_err(SettingError)?),
+        WorkerKind::Notification => {
+            Arc::new(notification::Notifications::from_env(db).map_err(SettingError)?)
+        }
+    };
+    Ok(Some(handler))
 }
 
 /// The workers that have a handler, in [`WorkerKind::ALL`] order.

@@ -220,6 +220,16 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     let workers = selection(&cli.only)?;
     let amqp_url = amqp_url(&config)?;
     let mut signals = Signals::install().context("cannot listen for shutdown signals")?;
+    // The handlers, and so their settings (folders that must be writable, SMTP, bucket), come
+    // before anything waits: a worker that cannot run stops now with exit code 2, whether or not
+    // the database is up yet, instead of crash-looping or retrying every message.
+    let db = Db::lazy(&config.database_url, config.db_max_connections)
+        .map_err(|error| Usage(format!("DATABASE_URL: {error}")))?;
+    let deps = Deps { db: db.clone() };
+    let mut handlers = Vec::new();
+    for kind in &workers {
+        handlers.extend(handler_for(*kind, &deps).map_err(|error| Usage(error.to_string()))?);
+    }
 
     // Probes answer from the start: /healthz while the database is still being reached,
     // /readyz once everything is connected.
@@ -251,20 +261,20 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
             .join(", ")
     );
     println!("metrics listening on {address}");
-    let db = tokio::select! {
-        db = connect_database(&config) => db,
+    let reached = tokio::select! {
+        reached = wait_for_database(&db, &config) => reached,
         () = signals.received() => {
             let _ = stop_http.send(());
             let _ = server.await;
             return Ok(());
         }
     };
-    println!("database: {}", config.database_url.redacted());
-    let deps = Deps { db: db.clone() };
-    let mut handlers = Vec::new();
-    for kind in &workers {
-        handlers.extend(handler_for(*kind, &deps)?);
+    if let Err(error) = reached {
+        let _ = stop_http.send(());
+        let _ = server.await;
+        return Err(error.into());
     }
+    println!("database: {}", config.database_url.redacted());
     let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency))
         .reporting_to(metrics, health);
     runtime
@@ -279,23 +289,36 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the database pool, trying again with backoff while it is unreachable.
-async fn connect_database(config: &Config) -> Db {
+/// Waits until the database answers, trying again with backoff while it is unreachable (a
+/// PostgreSQL server may come up after the workers). An SQLite file that cannot be opened will
+/// not open later (a read-only working directory under the default `sqlite://shop.db`): that is
+/// a configuration error.
+async fn wait_for_database(db: &Db, config: &Config) -> Result<(), Usage> {
     let mut attempt = 0;
     loop {
-        match Db::connect(&config.database_url, config.db_max_connections).await {
-            Ok(db) => return db,
-            Err(error) => {
-                let delay = backoff(Duration::from_millis(500), attempt, MAX_RECONNECT_DELAY);
-                attempt += 1;
-                tracing::warn!(
-                    database = %config.database_url.redacted(),
-                    %error,
-                    "cannot reach the database (DATABASE_URL); trying again"
-                );
-                tokio::time::sleep(delay).await;
-            }
+        let Err(error) = db.ping().await else {
+            return Ok(());
+        };
+        if config.database_url.is_sqlite() {
+            let default = if config.database_is_default {
+                " (the default, as DATABASE_URL is not set)"
+            } else {
+                ""
+            };
+            return Err(Usage(format!(
+                "DATABASE_URL: cannot open {}{default}: {error}; point it at the shop's \
+                 PostgreSQL database or at a file on a writable volume",
+                config.database_url.redacted()
+            )));
         }
+        let delay = backoff(Duration::from_millis(500), attempt, MAX_RECONNECT_DELAY);
+        attempt += 1;
+        tracing::warn!(
+            database = %config.database_url.redacted(),
+            %error,
+            "cannot reach the database (DATABASE_URL); trying again"
+        );
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -70,6 +70,15 @@ pub enum Tx {
 impl Db {
     /// Opens a pool on the database `url` names; the schema is `shop-api migrate`'s business.
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, sqlx::Error> {
+        let db = Self::lazy(url, max_connections)?;
+        db.ping().await?;
+        Ok(db)
+    }
+
+    /// A pool on the database `url` names that connects when first used: `shop-workers` builds
+    /// its handlers (and so checks their settings) before it waits for the database. Fails only
+    /// on a malformed URL.
+    pub fn lazy(url: &DatabaseUrl, max_connections: u32) -> Result<Self, sqlx::Error> {
         if url.is_sqlite() {
             let options = SqliteConnectOptions::from_str(url.expose())?
                 .create_if_missing(true)
@@ -80,8 +89,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
-                .await?;
+                .connect_lazy_with(options);
             Ok(Self::Sqlite(pool))
         } else {
             let options =
@@ -89,8 +97,7 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
+                .connect_lazy_with(options);
             Ok(Self::Postgres(pool))
         }
     }

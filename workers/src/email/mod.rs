@@ -43,6 +43,7 @@ use crate::{
     handler::{Handler, HandlerError, payload},
     on_backend,
     store::Db,
+    writable::ensure_writable_dir,
 };
 
 pub const USER_REGISTERED: &str = "dev.shop.user.registered.v1";
@@ -104,14 +105,28 @@ impl fmt::Debug for Email {
 
 impl Email {
     /// The handler with `settings`. Without an [`InvoiceFiles`] source ([`Email::with_invoice_files`])
-    /// invoice messages are sent without their PDF.
+    /// invoice messages are sent without their PDF. The mail folder (without SMTP) is created
+    /// and checked to be writable now: a read-only one fails here, not at every message.
     pub fn new(db: Db, settings: &Settings) -> anyhow::Result<Self> {
-        let transport = match settings.smtp_transport() {
-            Some(transport) => Transport::Smtp(transport?),
-            None => {
-                let Delivery::Files { dir } = &settings.delivery else {
-                    unreachable!("smtp_transport is None only for files")
-                };
+        let transport = match &settings.delivery {
+            Delivery::Smtp {
+                host,
+                port,
+                credentials,
+                starttls,
+            } => Transport::Smtp(settings::smtp_transport(
+                host,
+                *port,
+                credentials.as_ref(),
+                *starttls,
+            )?),
+            Delivery::Files { dir } => {
+                ensure_writable_dir(dir).map_err(|error| {
+                    anyhow::anyhow!(
+                        "SHOP_MAIL_DIR: {error}; point it at a writable volume or set \
+                         SHOP_SMTP_HOST"
+                    )
+                })?;
                 Transport::Files(dir.clone())
             }
         };

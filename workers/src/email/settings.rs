@@ -97,54 +97,42 @@ impl Settings {
                 bail!("SHOP_SMTP_USERNAME is required when SHOP_SMTP_PASSWORD is set")
             }
         };
-        let settings = Self {
+        let host = host.trim().to_owned();
+        // Builds the transport once, so a host lettre refuses is reported at start.
+        smtp_transport(&host, port, credentials.as_ref(), starttls)?;
+        Ok(Self {
             delivery: Delivery::Smtp {
-                host: host.trim().to_owned(),
+                host,
                 port,
                 credentials,
                 starttls,
             },
             from: from(None)?,
-        };
-        // Builds the transport once, so a host lettre refuses is reported at start.
-        settings.smtp_transport().transpose()?;
-        Ok(settings)
+        })
     }
+}
 
-    /// The SMTP transport, or `None` when messages go to files.
-    pub(crate) fn smtp_transport(
-        &self,
-    ) -> Option<anyhow::Result<AsyncSmtpTransport<Tokio1Executor>>> {
-        let Delivery::Smtp {
-            host,
-            port,
-            credentials,
-            starttls,
-        } = &self.delivery
-        else {
-            return None;
-        };
-        let builder = if *starttls {
-            match AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host) {
-                Ok(builder) => builder,
-                Err(error) => {
-                    return Some(Err(anyhow::Error::new(error).context(format!(
-                        "SHOP_SMTP_HOST: {host:?} cannot be used for TLS"
-                    ))));
-                }
-            }
-        } else {
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        };
-        let mut builder = builder.port(*port).timeout(Some(SMTP_TIMEOUT));
-        if let Some((username, password)) = credentials {
-            builder = builder.credentials(Credentials::new(
-                username.clone(),
-                password.expose_secret().to_owned(),
-            ));
-        }
-        Some(Ok(builder.build()))
+/// The SMTP transport to `host:port`; the error names `SHOP_SMTP_HOST`.
+pub(crate) fn smtp_transport(
+    host: &str,
+    port: u16,
+    credentials: Option<&(String, SecretString)>,
+    starttls: bool,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let builder = if starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+            .with_context(|| format!("SHOP_SMTP_HOST: {host:?} cannot be used for TLS"))?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    };
+    let mut builder = builder.port(port).timeout(Some(SMTP_TIMEOUT));
+    if let Some((username, password)) = credentials {
+        builder = builder.credentials(Credentials::new(
+            username.clone(),
+            password.expose_secret().to_owned(),
+        ));
     }
+    Ok(builder.build())
 }
 
 #[cfg(test)]

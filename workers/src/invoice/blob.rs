@@ -9,12 +9,16 @@ use object_store::{
     ObjectStore, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as ObjectPath,
 };
 
+use crate::writable::ensure_writable_dir;
+
 /// The folder invoices go to when no bucket is configured.
 pub const DEFAULT_DIR: &str = "./var/invoices";
 /// Variables read by [`InvoiceStore::from_env`].
 pub const DIR_VAR: &str = "SHOP_INVOICE_DIR";
 pub const BUCKET_VAR: &str = "SHOP_INVOICE_BUCKET";
 pub const ENDPOINT_VAR: &str = "SHOP_INVOICE_S3_ENDPOINT";
+/// The folder of the PDFs inside the store.
+const KEY_PREFIX: &str = "invoices";
 
 /// The invoices' blob store. Other workers (the email worker attaching the PDF) read a stored
 /// invoice back with [`InvoiceStore::fetch`] given the `location` of `dev.shop.invoice.created.v1`.
@@ -26,11 +30,13 @@ pub struct InvoiceStore {
 }
 
 impl InvoiceStore {
-    /// A local folder, created when missing.
+    /// A local folder, created when missing and checked to be writable now (where the PDFs
+    /// go, `<dir>/invoices`, too), so that a read-only one fails the start, not every invoice.
     pub fn local(dir: impl AsRef<Path>) -> anyhow::Result<Self> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the invoice folder {}", dir.display()))?;
+        ensure_writable_dir(dir)?;
+        // `object_store` stages each upload next to its key (`<key>#<n>`, renamed into place).
+        ensure_writable_dir(&dir.join(KEY_PREFIX))?;
         let dir = dir
             .canonicalize()
             .with_context(|| format!("cannot resolve the invoice folder {}", dir.display()))?;
@@ -74,12 +80,14 @@ impl InvoiceStore {
                 .with_context(|| format!("{BUCKET_VAR}: invalid value {bucket:?}"));
         }
         let dir = var(DIR_VAR).unwrap_or_else(|| DEFAULT_DIR.to_owned());
-        Self::local(&dir).with_context(|| format!("{DIR_VAR}: invalid value {dir:?}"))
+        Self::local(&dir).map_err(|error| {
+            anyhow!("{DIR_VAR}: {error:#}; point it at a writable volume or set {BUCKET_VAR}")
+        })
     }
 
     /// The key of invoice `number`: `invoices/<number>.pdf`.
     pub fn key(number: &str) -> ObjectPath {
-        ObjectPath::from_iter(["invoices".to_owned(), format!("{number}.pdf")])
+        ObjectPath::from_iter([KEY_PREFIX.to_owned(), format!("{number}.pdf")])
     }
 
     /// The location (URL) the PDF of invoice `number` has in this store.

@@ -1,0 +1,353 @@
+//! The real `shop-workers` binary with a read-only working directory, as on Kubernetes
+//! (`readOnlyRootFilesystem: true`, only `/tmp` writable): it either starts, because its settings
+//! point at writable storage, or stops at once with exit code 2 and a message naming the setting
+//! to fix — never a crash loop or a message retried until it is dead-lettered.
+//!
+//! The working directory is made read-only for real: the binary runs under `unshare --mount
+//! --map-root-user` (a mount namespace of its own; no privilege needed where unprivileged user
+//! namespaces are allowed, and it works as root too) in a temporary folder bind-mounted onto
+//! itself and remounted read-only. Root ignores permission bits (`chmod 555`), but not a
+//! read-only mount: writes fail with EROFS, as they do in the pod. Where the sandbox cannot be
+//! made, the tests fail and say why; they never pass without having run.
+
+mod support;
+
+use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
+
+use chrono::Utc;
+use shop_core::domain::UserId;
+use support::{broker, database, event, eventually, publish};
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader},
+    process::{Child, ChildStdout, Command},
+    task::JoinHandle,
+};
+
+/// An exit code of the sandbox script itself, never of `shop-workers`.
+const SANDBOX_FAILED: i32 = 97;
+
+/// Runs as `sh -c` inside the new mount namespace: `$1` is the folder to make read-only and the
+/// working directory, the rest the command. It checks that the folder really refuses writes
+/// before it hands over (`exec`, so the binary keeps the PID the test signals).
+const SANDBOX: &str = r#"
+dir=$1; shift
+fail() { echo "read-only sandbox: $*" >&2; exit 97; }
+mount --bind "$dir" "$dir" || fail "cannot bind-mount $dir"
+mount -o remount,bind,ro "$dir" || fail "cannot remount $dir read-only"
+cd "$dir" || fail "cannot enter $dir"
+if (: > .write-test) 2>/dev/null; then fail "$dir is still writable after the read-only remount"; fi
+exec "$@"
+"#;
+
+/// A database that is never reachable: settings must be judged before the database is waited for.
+const NO_DATABASE: &str = "postgres://postgres@127.0.0.1:1/nowhere";
+const SOME_BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// `shop-workers ARGS` with only `env` set, its working directory the read-only `cwd`.
+fn in_read_only_cwd(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .env_clear()
+        // For `unshare`, `sh` and `mount`; harmless to the binary.
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .args([
+            "--mount",
+            "--map-root-user",
+            "--",
+            "sh",
+            "-c",
+            SANDBOX,
+            "sh",
+        ])
+        .arg(cwd)
+        .arg(env!("CARGO_BIN_EXE_shop-workers"))
+        .args(args)
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// Fails the test, loudly, when the read-only sandbox could not be made: the binary never ran.
+fn assert_sandbox_ran(code: Option<i32>, stderr: &str) {
+    assert!(
+        code != Some(SANDBOX_FAILED) && !stderr.starts_with("unshare:"),
+        "cannot run shop-workers in a read-only working directory (these tests need \
+         `unshare --mount --map-root-user` from util-linux: root, or unprivileged user \
+         namespaces enabled): {stderr}"
+    );
+}
+
+async fn finish(mut command: Command) -> (Option<i32>, String) {
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("shop-workers stops at once")
+        .expect("run unshare (util-linux) for the read-only sandbox");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_sandbox_ran(output.status.code(), &stderr);
+    (output.status.code(), stderr)
+}
+
+fn read_only_folder() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a folder to mount read-only")
+}
+
+#[tokio::test]
+async fn the_invoice_worker_with_its_default_folder_exits_2_naming_the_setting() {
+    let cwd = read_only_folder();
+    let env = [("AMQP_URL", SOME_BROKER), ("DATABASE_URL", NO_DATABASE)];
+    let (code, stderr) = finish(in_read_only_cwd(cwd.path(), &env, &["--only", "invoice"])).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: SHOP_INVOICE_DIR: cannot create ./var/invoices: Read-only file system \
+             (os error 30); point it at a writable volume or set SHOP_INVOICE_BUCKET"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_read_only_invoice_folder_is_refused_too() {
+    // The folder exists, so only writing into it tells that it cannot be used.
+    let cwd = read_only_folder();
+    let env = [
+        ("AMQP_URL", SOME_BROKER),
+        ("DATABASE_URL", NO_DATABASE),
+        ("SHOP_INVOICE_DIR", "."),
+    ];
+    let (code, stderr) = finish(in_read_only_cwd(cwd.path(), &env, &["--only", "invoice"])).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("SHOP_INVOICE_DIR: cannot write in .: Read-only file system"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_email_worker_without_smtp_exits_2_naming_the_settings() {
+    let cwd = read_only_folder();
+    let env = [("AMQP_URL", SOME_BROKER), ("DATABASE_URL", NO_DATABASE)];
+    let (code, stderr) = finish(in_read_only_cwd(cwd.path(), &env, &["--only", "email"])).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: SHOP_MAIL_DIR: cannot create ./var/mail: Read-only file system \
+             (os error 30); point it at a writable volume or set SHOP_SMTP_HOST"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_default_sqlite_database_in_a_read_only_folder_exits_2_naming_database_url() {
+    // Unset DATABASE_URL means `sqlite://shop.db` in the working directory; it cannot be created,
+    // and waiting would not change that.
+    let cwd = read_only_folder();
+    let env = [
+        ("AMQP_URL", SOME_BROKER),
+        ("SHOP_WORKERS_METRICS_ADDR", "127.0.0.1:0"),
+    ];
+    let (code, stderr) = finish(in_read_only_cwd(cwd.path(), &env, &["--only", "analytics"])).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: DATABASE_URL: cannot open sqlite://shop.db (the default"),
+        "{stderr}"
+    );
+}
+
+/// A running `shop-workers` and the metrics address it announced.
+struct Running {
+    child: Child,
+    address: SocketAddr,
+    _stdout: BufReader<ChildStdout>,
+    stderr: JoinHandle<String>,
+}
+
+impl Running {
+    async fn start(mut command: Command) -> Self {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run unshare (util-linux)");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr_pipe.read_to_string(&mut text).await;
+            text
+        });
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let mut line = String::new();
+                if stdout.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return None;
+                }
+                if let Some(address) = line.trim().strip_prefix("metrics listening on ") {
+                    return address.parse::<SocketAddr>().ok();
+                }
+            }
+        })
+        .await;
+        if let Ok(Some(address)) = address {
+            return Self {
+                child,
+                address,
+                _stdout: stdout,
+                stderr,
+            };
+        }
+        let _ = child.start_kill();
+        let code = child.wait().await.ok().and_then(|status| status.code());
+        let stderr = stderr.await.unwrap_or_default();
+        assert_sandbox_ran(code, &stderr);
+        panic!("shop-workers did not start (exit code {code:?}): {stderr}");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// SIGTERM, as Kubernetes sends it; the exit code and what it logged.
+    async fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("shop-workers stops after SIGTERM")
+            .expect("wait");
+        (status.code(), self.stderr.await.unwrap_or_default())
+    }
+}
+
+/// Adds a customer to `users` (Postgres).
+async fn user(db: &shop_workers::store::Db, email: &str) -> UserId {
+    let shop_workers::store::Db::Postgres(pool) = db else {
+        panic!("a Postgres test database")
+    };
+    let id = UserId::new();
+    sqlx::query(
+        "INSERT INTO users (id, email, full_name, role, password_hash, disabled, created_at, \
+         updated_at) VALUES ($1, $2, 'Ada Lovelace', 'customer', 'not a hash', false, $3, $3)",
+    )
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(Utc::now())
+    .execute(pool)
+    .await
+    .expect("insert a user");
+    id
+}
+
+/// Names in `dir` (empty when it does not exist).
+fn names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_folders_on_a_writable_volume_every_worker_starts_and_writes_there() {
+    let (database, db) = database().await;
+    let (vhost, _connection, channel) = broker().await;
+    let cwd = read_only_folder();
+    // What `/tmp` (an emptyDir) is in the pod.
+    let volume = tempfile::tempdir().expect("a writable folder");
+    let invoices = volume.path().join("invoices");
+    let mail = volume.path().join("mail");
+    let (invoices_dir, mail_dir) = (invoices.display().to_string(), mail.display().to_string());
+    let env = [
+        ("AMQP_URL", vhost.url()),
+        ("DATABASE_URL", database.url()),
+        ("SHOP_WORKERS_METRICS_ADDR", "127.0.0.1:0"),
+        ("SHOP_INVOICE_DIR", invoices_dir.as_str()),
+        ("SHOP_MAIL_DIR", mail_dir.as_str()),
+        ("SHOP_LOG", "info"),
+    ];
+    let workers = Running::start(in_read_only_cwd(cwd.path(), &env, &[])).await;
+    let http = reqwest::Client::new();
+    let live = http
+        .get(workers.url("/healthz"))
+        .send()
+        .await
+        .expect("/healthz");
+    assert_eq!(live.status(), 200);
+    eventually(Duration::from_secs(30), "/readyz to answer 200", || {
+        let request = http.get(workers.url("/readyz")).send();
+        async move {
+            request
+                .await
+                .ok()
+                .filter(|answer| answer.status() == 200)
+                .map(|_| ())
+        }
+    })
+    .await;
+    // Checked and left clean: the folders exist, without the write probes.
+    assert_eq!(names(&invoices), vec!["invoices".to_owned()]);
+    assert!(names(&invoices.join("invoices")).is_empty());
+    assert!(names(&mail).is_empty(), "{:?}", names(&mail));
+
+    // A message is written where the setting says, not retried for want of `./var/mail`.
+    let customer = user(&db, "ada@example.com").await;
+    let welcome = event(
+        "dev.shop.user.registered.v1",
+        format!("users/{customer}"),
+        Utc::now(),
+        serde_json::json!({ "user_id": customer }),
+    );
+    publish(&channel, &welcome).await;
+    let written = eventually(Duration::from_secs(30), "the welcome .eml", || {
+        let mail = mail.clone();
+        async move { Some(names(&mail)).filter(|names| !names.is_empty()) }
+    })
+    .await;
+    assert_eq!(written, vec![format!("{}-welcome.eml", welcome.id)]);
+
+    let (code, stderr) = workers.terminate().await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_bucket_and_smtp_the_workers_need_no_folder_at_all() {
+    let cwd = read_only_folder();
+    // Neither the bucket nor the SMTP server is contacted before a message arrives.
+    let env = [
+        ("AMQP_URL", SOME_BROKER),
+        ("DATABASE_URL", NO_DATABASE),
+        ("SHOP_WORKERS_METRICS_ADDR", "127.0.0.1:0"),
+        ("SHOP_INVOICE_BUCKET", "shop-invoices"),
+        ("SHOP_INVOICE_S3_ENDPOINT", "http://127.0.0.1:9"),
+        ("AWS_REGION", "us-east-1"),
+        ("SHOP_SMTP_HOST", "127.0.0.1"),
+        ("SHOP_SMTP_PORT", "2525"),
+        ("SHOP_SMTP_STARTTLS", "false"),
+        ("SHOP_SMTP_FROM", "Shop <orders@shop.test>"),
+    ];
+    let workers = Running::start(in_read_only_cwd(
+        cwd.path(),
+        &env,
+        &["--only", "invoice,email"],
+    ))
+    .await;
+    let live = reqwest::get(workers.url("/healthz"))
+        .await
+        .expect("/healthz");
+    assert_eq!(live.status(), 200);
+    let (code, stderr) = workers.terminate().await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
