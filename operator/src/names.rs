@@ -1,6 +1,9 @@
 //! Names of every object the operator creates, in one place so that builders, reconcilers and
-//! tests agree. Custom resource names are at most 40 characters (a CEL rule), so every derived
-//! name stays within the 63 characters Kubernetes allows for Services and label values.
+//! tests agree. Custom resource names are at most 40 characters, and Shop and Worker names
+//! DNS-1035 labels (CEL rules), so every derived name stays within its kind's limits: 63
+//! characters for Services (DNS-1035 labels too) and Jobs (their pods' `job-name` label), 52 for
+//! CronJobs (which append an 11-character suffix for their Jobs) and StatefulSets (whose pods'
+//! `controller-revision-hash` label appends up to 11).
 
 use sha2::{Digest, Sha256};
 
@@ -131,18 +134,65 @@ pub fn short_hash(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// `^[a-z]([-a-z0-9]*[a-z0-9])?$`, at most 63 characters: what a Service name must be.
+    fn is_dns_1035_label(name: &str) -> bool {
+        let bytes = name.as_bytes();
+        (1..=63).contains(&bytes.len())
+            && bytes[0].is_ascii_lowercase()
+            && bytes[bytes.len() - 1] != b'-'
+            && bytes
+                .iter()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+    }
+
     #[test]
-    fn derived_names_of_the_longest_custom_resource_names_fit_in_63_characters() {
-        let longest = "a".repeat(40);
-        for name in [
-            migration_job(&longest, "1.2.3"),
-            backend(&longest, Backend::RabbitMq),
-            credentials_secret(&longest),
-            worker(&longest),
-            backup_job(&longest, i64::from(i32::MAX)),
-            backup_claim(&longest),
+    fn derived_names_of_the_longest_custom_resource_names_fit_their_kinds() {
+        // The longest names the CRDs accept, and the shortest (one letter).
+        for name in ["a".repeat(40), "a".to_owned()] {
+            let services = [
+                api(&name),
+                backend(&name, Backend::Postgres),
+                backend(&name, Backend::Redis),
+                backend(&name, Backend::RabbitMq),
+                worker(&name),
+            ];
+            for service in services {
+                assert!(is_dns_1035_label(&service), "Service {service}");
+            }
+            // Job names become the `job-name` label of their pods: 63 at most. Generations
+            // beyond i32::MAX (two billion edits of one Backup) are not a concern.
+            for job in [
+                migration_job(&name, &"v".repeat(128)),
+                backup_job(&name, i64::from(i32::MAX)),
+            ] {
+                assert!(job.len() <= 63, "Job {job} is {} characters", job.len());
+            }
+            let cron_job = backup_cron_job(&name);
+            assert!(cron_job.len() <= 52, "CronJob {cron_job}");
+            for backend_name in Backend::ALL.map(|kind| backend(&name, kind)) {
+                assert!(backend_name.len() <= 52, "StatefulSet {backend_name}");
+            }
+            for other in [
+                credentials_secret(&name),
+                config_map(&name),
+                backup_claim(&name),
+            ] {
+                assert!(other.len() <= 63, "{other}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_service_name_check_refuses_what_the_api_server_refuses() {
+        for bad in [
+            "2shop-api",
+            "shop.v2-api",
+            "Shop-api",
+            "shop-",
+            "",
+            &"a".repeat(64),
         ] {
-            assert!(name.len() <= 63, "{name} is {} characters", name.len());
+            assert!(!is_dns_1035_label(bad), "{bad}");
         }
     }
 

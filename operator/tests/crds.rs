@@ -127,8 +127,9 @@ fn managed_storage_is_immutable_and_autoscaling_bounds_are_ordered() {
         ["storage is immutable"]
     );
 
-    let inverted =
-        shop(json!({"version": "1", "api": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}));
+    let inverted = shop(json!({"version": "1", "api": {
+        "autoscaling": {"minReplicas": 5, "maxReplicas": 2},
+        "resources": {"requests": {"cpu": "100m"}}}}));
     assert_eq!(
         broken("shop.dev_shops.yaml", &inverted, None),
         ["maxReplicas must be at least minReplicas"]
@@ -229,4 +230,169 @@ fn a_null_storage_size_reads_as_the_default() {
     let parsed: shop_operator::crd::Shop = serde_json::from_value(object).expect("a Shop");
     let managed = parsed.spec.database.managed.expect("managed");
     assert_eq!(managed.storage.size.0, "1Gi");
+}
+
+fn worker(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "shop.dev/v1alpha1", "kind": "Worker", "metadata": {"name": name}, "spec": spec})
+}
+
+#[test]
+fn shop_and_worker_names_must_make_valid_service_names() {
+    // `{shop}-api` and `{worker}-worker` are Services: DNS-1035 labels, so no leading digit, no
+    // dot, no upper case; the API server itself accepts all of these as custom resource names.
+    for bad in ["2shop", "shop.v2", "Shop", "shop-", "-shop"] {
+        let mut object = shop(json!({"version": "1.0.0"}));
+        object["metadata"]["name"] = json!(bad);
+        let messages = broken("shop.dev_shops.yaml", &object, None);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("a Shop's name must be a DNS-1035 label")),
+            "{bad}: {messages:?}"
+        );
+        let object = worker(bad, json!({"shopRef": "demo", "type": "email"}));
+        let messages = broken("shop.dev_workers.yaml", &object, None);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("a Worker's name must be a DNS-1035 label")),
+            "{bad}: {messages:?}"
+        );
+    }
+    for good in ["shop", "s", "shop-2", "a1-b2"] {
+        let mut object = shop(json!({"version": "1.0.0"}));
+        object["metadata"]["name"] = json!(good);
+        assert_eq!(
+            broken("shop.dev_shops.yaml", &object, None),
+            Vec::<String>::new()
+        );
+        let object = worker(good, json!({"shopRef": "demo", "type": "email"}));
+        assert_eq!(
+            broken("shop.dev_workers.yaml", &object, None),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
+fn autoscaling_needs_a_cpu_request() {
+    const MESSAGE: &str = "autoscaling needs resources.requests.cpu: the HPA scales on a percentage of the CPU request";
+    let autoscaling = json!({"minReplicas": 2, "maxReplicas": 5});
+    for resources in [
+        None,
+        Some(json!({"limits": {"cpu": "1"}})),
+        Some(json!({"requests": {"memory": "128Mi"}})),
+    ] {
+        let mut api = json!({"autoscaling": autoscaling});
+        let mut pool = json!({"shopRef": "demo", "type": "analytics", "autoscaling": autoscaling});
+        if let Some(resources) = &resources {
+            api["resources"] = resources.clone();
+            pool["resources"] = resources.clone();
+        }
+        let object = shop(json!({"version": "1", "api": api}));
+        assert_eq!(
+            broken("shop.dev_shops.yaml", &object, None),
+            [MESSAGE],
+            "{resources:?}"
+        );
+        let object = worker("analytics", pool);
+        assert_eq!(
+            broken("shop.dev_workers.yaml", &object, None),
+            [MESSAGE],
+            "{resources:?}"
+        );
+    }
+    let requests = json!({"requests": {"cpu": "100m"}});
+    let object =
+        shop(json!({"version": "1", "api": {"autoscaling": autoscaling, "resources": requests}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &object, None),
+        Vec::<String>::new()
+    );
+    let object = worker(
+        "analytics",
+        json!({"shopRef": "demo", "type": "analytics", "autoscaling": autoscaling, "resources": requests}),
+    );
+    assert_eq!(
+        broken("shop.dev_workers.yaml", &object, None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn webhook_urls_need_a_signing_secret() {
+    let unsigned = shop(json!({"version": "1", "notifications": {
+        "webhookUrls": ["https://push.example.com/hook"]}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &unsigned, None),
+        ["webhookUrls need signingSecretRef: every webhook request is signed"]
+    );
+    let signed = shop(json!({"version": "1", "notifications": {
+        "webhookUrls": ["https://push.example.com/hook"],
+        "signingSecretRef": {"name": "hooks", "key": "secret"}}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &signed, None),
+        Vec::<String>::new()
+    );
+    let none = shop(json!({"version": "1", "notifications": {"webhookUrls": []}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &none, None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn invoice_storage_is_exactly_one_of_a_bucket_or_a_volume() {
+    const MESSAGE: &str = "set exactly one of invoices.storage.s3 or invoices.storage.volume";
+    let s3 = json!({"bucket": "invoices", "secretRef": {"name": "s3"}});
+    let volume = json!({"claimName": "invoices"});
+    let both = shop(json!({"version": "1", "invoices": {"storage": {"s3": s3, "volume": volume}}}));
+    assert_eq!(broken("shop.dev_shops.yaml", &both, None), [MESSAGE]);
+    let neither = shop(json!({"version": "1", "invoices": {"storage": {}}}));
+    assert_eq!(broken("shop.dev_shops.yaml", &neither, None), [MESSAGE]);
+    for storage in [json!({"s3": s3}), json!({"volume": volume})] {
+        let object = shop(json!({"version": "1", "invoices": {"storage": storage}}));
+        assert_eq!(
+            broken("shop.dev_shops.yaml", &object, None),
+            Vec::<String>::new()
+        );
+    }
+    let ftp = shop(json!({"version": "1", "invoices": {"storage": {"s3": {
+        "bucket": "invoices", "endpoint": "ftp://minio:9000", "secretRef": {"name": "s3"}}}}}));
+    assert_eq!(
+        broken("shop.dev_shops.yaml", &ftp, None),
+        ["endpoint must be an http:// or https:// URL"]
+    );
+}
+
+#[test]
+fn a_backup_claim_is_created_once_so_its_size_and_class_cannot_change() {
+    let claim = |size: &str, class: &str| {
+        backup(json!({"shopRef": "demo", "storage": {"pvc": {
+            "size": size, "storageClassName": class}}}))
+    };
+    let old = claim("10Gi", "standard");
+    let mut messages = broken("shop.dev_backups.yaml", &claim("20Gi", "fast"), Some(&old));
+    messages.sort();
+    assert_eq!(
+        messages,
+        [
+            "storage.pvc.size is immutable: the operator creates the claim once; to grow it, resize the PersistentVolumeClaim itself",
+            "storage.pvc.storageClassName is immutable, as a claim's class is",
+        ]
+    );
+    assert_eq!(
+        broken(
+            "shop.dev_backups.yaml",
+            &claim("10Gi", "standard"),
+            Some(&old)
+        ),
+        Vec::<String>::new()
+    );
+    // Moving to an existing claim is an edit, not a resize.
+    let existing = backup(json!({"shopRef": "demo", "storage": {"pvc": {"claimName": "mine"}}}));
+    assert_eq!(
+        broken("shop.dev_backups.yaml", &existing, Some(&old)),
+        Vec::<String>::new()
+    );
 }

@@ -148,3 +148,87 @@ fn the_samples_match_the_committed_crds() {
     let (ok, report) = run(&k8s_validate(), &args);
     assert!(ok && report.contains(" 0 invalid, 0 skipped"), "{report}");
 }
+
+/// Settings the binaries would refuse at startup (a crash loop) are refused by the CRD's schema
+/// when the Shop is applied: the checks of `crds/` that are OpenAPI, not CEL.
+#[test]
+fn the_shop_schema_refuses_settings_the_binaries_would_refuse() {
+    let bad = [
+        // A seller line may not hold the line separator.
+        (
+            "seller",
+            "invoices: {seller: ['Shop|Inc']}",
+            "spec.invoices.seller.0",
+        ),
+        (
+            "hooks",
+            "notifications: {webhookUrls: ['ftp://push.example.com'], signingSecretRef: {name: a, key: b}}",
+            "spec.notifications.webhookUrls.0",
+        ),
+        (
+            "comma",
+            "notifications: {webhookUrls: ['https://a.example.com,https://b.example.com'], signingSecretRef: {name: a, key: b}}",
+            "spec.notifications.webhookUrls.0",
+        ),
+        (
+            "origin",
+            "api: {corsAllowedOrigins: ['https://shop.example.com/path']}",
+            "spec.api.corsAllowedOrigins.0",
+        ),
+        (
+            "tax",
+            "commerce: {taxRateBps: 10001}",
+            "spec.commerce.taxRateBps",
+        ),
+        (
+            "timeout",
+            "api: {requestTimeoutSeconds: 0}",
+            "spec.api.requestTimeoutSeconds",
+        ),
+        (
+            "smtp",
+            "smtp: {credentialsSecretRef: {name: smtp}}",
+            "spec.smtp",
+        ),
+        (
+            "labels",
+            "monitoring: {serviceMonitorLabels: {release: 'not a label value'}}",
+            "spec.monitoring.serviceMonitorLabels.release",
+        ),
+    ];
+    let mut yaml = String::new();
+    for (name, spec, _) in bad {
+        yaml.push_str(&format!(
+            "---\napiVersion: shop.dev/v1alpha1\nkind: Shop\nmetadata: {{name: {name}}}\n\
+             spec:\n  version: '1'\n  {spec}\n"
+        ));
+    }
+    // And one with every setting at an edge the binaries accept.
+    yaml.push_str(
+        "---\napiVersion: shop.dev/v1alpha1\nkind: Shop\nmetadata: {name: edges}\nspec:\n  \
+         version: '1'\n  commerce: {taxRateBps: 10000, lowStockThreshold: 0}\n  \
+         api: {rateLimitPerMinute: 0, requestTimeoutSeconds: 3600, \
+         corsAllowedOrigins: ['http://localhost:3000']}\n",
+    );
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("bad-shops.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let crd = repo().join("crds/shop.dev_shops.yaml");
+    let (ok, report) = run(&k8s_validate(), &[Path::new("--crd"), &crd, &file]);
+    assert!(!ok, "{report}");
+    for (name, _, field) in bad {
+        let line = report
+            .lines()
+            .find(|line| line.contains(&format!("Shop/{name}:")))
+            .unwrap_or_else(|| panic!("Shop {name} was accepted: {report}"));
+        assert!(line.contains(field), "{line}");
+    }
+    assert!(
+        report.contains("OK ") && report.contains("Shop/edges"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("1 valid, {} invalid", bad.len())),
+        "{report}"
+    );
+}

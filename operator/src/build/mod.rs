@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod service_monitor;
+pub mod settings;
 pub mod shop;
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -25,6 +26,8 @@ use kube::{Resource, ResourceExt};
 
 use crate::crd::{AutoscalingSpec, SecretKeyRef, Shop};
 use crate::names::{self, Backend};
+
+pub use settings::settings_secret_keys;
 
 /// UID and GID the shop's images run as (a non-root user baked into the images).
 pub const SHOP_UID: i64 = 10001;
@@ -90,7 +93,9 @@ pub fn shop_env(shop: &Shop) -> Vec<EnvVar> {
     env
 }
 
-/// `envFrom` of every shop process: the Shop's ConfigMap, then the payments and SMTP Secrets.
+/// `envFrom` of every shop process: the Shop's ConfigMap (every non-secret setting), then the
+/// payments Secret. Secret settings are single keys, given only to the processes that use them
+/// ([`settings::add_settings`]).
 pub fn shop_env_from(shop: &Shop) -> Vec<EnvFromSource> {
     let mut sources = vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource {
@@ -99,14 +104,10 @@ pub fn shop_env_from(shop: &Shop) -> Vec<EnvFromSource> {
         }),
         ..EnvFromSource::default()
     }];
-    let secrets = [
-        shop.spec.payments.as_ref().map(|payments| &payments.name),
-        shop.spec.smtp.as_ref().map(|smtp| &smtp.secret_ref.name),
-    ];
-    for name in secrets.into_iter().flatten() {
+    if let Some(payments) = &shop.spec.payments {
         sources.push(EnvFromSource {
             secret_ref: Some(SecretEnvSource {
-                name: name.clone(),
+                name: payments.name.clone(),
                 optional: Some(false),
             }),
             ..EnvFromSource::default()

@@ -4,10 +4,14 @@
 //! this type is deliberately not part of [`crate::crd::all`]: the operator never installs it, it only
 //! creates ServiceMonitors when [`SERVICE_MONITOR_CRD`] exists and a resource asks for one.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::crd::Shop;
 
 /// Name of the Prometheus Operator's CRD that must exist before a [`ServiceMonitor`] can be applied.
 pub const SERVICE_MONITOR_CRD: &str = "servicemonitors.monitoring.coreos.com";
@@ -67,4 +71,16 @@ pub struct NamespaceSelector {
     /// These namespaces.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_names: Vec<String>,
+}
+
+/// The labels of a ServiceMonitor of `shop`: its `spec.monitoring.serviceMonitorLabels` (what a
+/// Prometheus selects ServiceMonitors by), then `own`, which win a clash: the operator finds its
+/// objects by them.
+pub fn service_monitor_labels(
+    shop: &Shop,
+    own: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut labels = shop.spec.monitoring.service_monitor_labels.clone();
+    labels.extend(own);
+    labels
 }

@@ -36,8 +36,9 @@ pub(crate) fn minimal_shop() -> Shop {
 }
 
 /// Everything set: external database, managed Redis and RabbitMQ with storage, resources and
-/// `deleteVolumeWithShop`, a private registry, autoscaling, an Ingress with TLS, a rate limit,
-/// payments and SMTP Secrets, ServiceMonitors.
+/// `deleteVolumeWithShop`, a private registry, autoscaling, an Ingress with TLS, every business
+/// setting (invoices in a bucket), payments and SMTP credentials Secrets, ServiceMonitors with
+/// extra labels. A spec the CRD accepts (`fixtures_pass_the_crd_rules`).
 pub(crate) fn full_shop() -> Shop {
     shop_with_spec(serde_json::json!({
         "version": "2.3.1",
@@ -58,13 +59,15 @@ pub(crate) fn full_shop() -> Shop {
                 "maxReplicas": 10,
                 "targetCpuUtilizationPercent": 60
             },
-            "service": { "type": "ClusterIP", "httpPort": 8080, "grpcPort": 9090 },
+            "service": { "type": "ClusterIP", "httpPort": 8080, "grpcPort": 9000 },
             "ingress": {
                 "host": "shop.example.com",
                 "className": "nginx",
                 "tlsSecretName": "shop-example-com-tls"
             },
             "rateLimitPerMinute": 600,
+            "corsAllowedOrigins": ["https://shop.example.com", "https://admin.example.com"],
+            "requestTimeoutSeconds": 20,
             "logFormat": "text"
         },
         "database": {
@@ -92,8 +95,33 @@ pub(crate) fn full_shop() -> Shop {
             }
         },
         "payments": { "name": "shop-payments" },
-        "smtp": { "secretRef": { "name": "shop-smtp" } },
-        "monitoring": { "serviceMonitor": true }
+        "commerce": { "taxRateBps": 1900, "lowStockThreshold": 3 },
+        "invoices": {
+            "seller": ["Example GmbH", "Hauptstrasse 1", "10115 Berlin", "Germany"],
+            "storage": {
+                "s3": {
+                    "bucket": "shop-invoices",
+                    "endpoint": "http://minio.storage.svc:9000",
+                    "region": "eu-central-1",
+                    "secretRef": { "name": "shop-invoices-s3" }
+                }
+            }
+        },
+        "smtp": {
+            "host": "smtp.example.com",
+            "port": 2525,
+            "from": "Example Shop <shop@example.com>",
+            "starttls": true,
+            "credentialsSecretRef": { "name": "shop-smtp" }
+        },
+        "notifications": {
+            "webhookUrls": ["https://push.example.com/hooks/shop"],
+            "signingSecretRef": { "name": "shop-webhooks", "key": "signing-key" }
+        },
+        "monitoring": {
+            "serviceMonitor": true,
+            "serviceMonitorLabels": { "release": "kube-prometheus-stack" }
+        }
     }))
 }
 
@@ -103,5 +131,21 @@ pub(crate) fn counter_secrets() -> impl Fn() -> String {
     move || {
         count.set(count.get() + 1);
         format!("generated-secret-{}", count.get())
+    }
+}
+
+/// The messages of the CRD's CEL rules `object` breaks (empty: the API server would accept it,
+/// as far as CEL goes; the samples are also checked against the whole schema by k8s-validate).
+pub(crate) fn cel_violations<K>(object: &K) -> Vec<String>
+where
+    K: kube::CustomResourceExt + serde::Serialize,
+{
+    match kube::core::cel::validate_cel(object) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .as_slice()
+            .iter()
+            .map(|error| error.message.clone())
+            .collect(),
     }
 }

@@ -16,12 +16,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::service_monitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec};
+use super::service_monitor::{
+    ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec, service_monitor_labels,
+};
+use super::settings::{Reader, add_settings};
+use super::shop::{CONFIG_HASH_ANNOTATION, config_hash, config_map};
 use super::{
     SHOP_UID, controller_ref, cpu_autoscaler, image, restricted_container_security,
     restricted_pod_security, shop_env, shop_env_from,
 };
-use crate::crd::{Shop, Worker};
+use crate::crd::{Shop, Worker, WorkerType};
 use crate::{labels, names};
 
 /// `app.kubernetes.io/name` of worker pods.
@@ -34,6 +38,53 @@ pub const METRICS_PORT: i32 = 9100;
 pub const METRICS_PORT_NAME: &str = "metrics";
 /// Seconds a worker has after SIGTERM to finish (and ack) the messages it holds.
 pub const TERMINATION_GRACE_SECONDS: i64 = 60;
+
+/// A Shop setting without which a type of Worker cannot run: its pods would crash-loop (or, for
+/// mail, write files to a read-only filesystem), so the Worker reports the setting instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// `spec.smtp`: email Workers send through it.
+    Smtp,
+    /// `spec.invoices.storage`: invoice Workers store PDFs there.
+    InvoiceStorage,
+}
+
+impl Setting {
+    /// The Shop field to set.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Smtp => "spec.smtp",
+            Self::InvoiceStorage => "spec.invoices.storage",
+        }
+    }
+
+    /// The settings a type of Worker needs.
+    pub fn required_by(worker_type: WorkerType) -> &'static [Self] {
+        match worker_type {
+            WorkerType::Email => &[Self::Smtp],
+            WorkerType::Invoice => &[Self::InvoiceStorage],
+            WorkerType::Notification | WorkerType::Analytics => &[],
+        }
+    }
+
+    /// Whether `shop` sets it.
+    pub fn is_set(self, shop: &Shop) -> bool {
+        match self {
+            Self::Smtp => shop.spec.smtp.is_some(),
+            Self::InvoiceStorage => shop.spec.invoices.storage.is_some(),
+        }
+    }
+}
+
+/// The Shop fields (e.g. `spec.smtp`) that `worker`'s type needs and `shop` does not set; empty
+/// when the Worker can run.
+pub fn missing_settings(worker: &Worker, shop: &Shop) -> Vec<String> {
+    Setting::required_by(worker.spec.type_)
+        .iter()
+        .filter(|setting| !setting.is_set(shop))
+        .map(|setting| setting.field().to_owned())
+        .collect()
+}
 
 /// Labels selecting the pods of one Worker: the shop's worker component plus the Worker's name,
 /// so that two Workers of one Shop never select each other's pods. Also `status.selector`.
@@ -116,6 +167,22 @@ pub fn worker_deployment(worker: &Worker, shop: &Shop, version: &str) -> Deploym
     };
 
     let pull_secrets = &shop.spec.image.pull_secrets;
+    let mut pod = PodSpec {
+        containers: vec![container],
+        // Workers talk to the database and the broker, never to the Kubernetes API.
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(restricted_pod_security(SHOP_UID)),
+        image_pull_secrets: (!pull_secrets.is_empty()).then(|| pull_secrets.clone()),
+        termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
+        volumes: Some(vec![Volume {
+            name: "tmp".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        }]),
+        ..PodSpec::default()
+    };
+    add_settings(&mut pod, shop, Reader::Worker(spec.type_));
     Deployment {
         metadata: owned_meta(worker, labels.clone()),
         spec: Some(DeploymentSpec {
@@ -129,22 +196,15 @@ pub fn worker_deployment(worker: &Worker, shop: &Shop, version: &str) -> Deploym
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
+                    // The settings are the Shop's ConfigMap: a changed one rolls the pods, as it
+                    // does the API's (computed from the Shop, as the ConfigMap is).
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_owned(),
+                        config_hash(&config_map(shop)),
+                    )])),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    // Workers talk to the database and the broker, never to the Kubernetes API.
-                    automount_service_account_token: Some(false),
-                    security_context: Some(restricted_pod_security(SHOP_UID)),
-                    image_pull_secrets: (!pull_secrets.is_empty()).then(|| pull_secrets.clone()),
-                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
-                    volumes: Some(vec![Volume {
-                        name: "tmp".to_owned(),
-                        empty_dir: Some(EmptyDirVolumeSource::default()),
-                        ..Volume::default()
-                    }]),
-                    ..PodSpec::default()
-                }),
+                spec: Some(pod),
             },
             ..DeploymentSpec::default()
         }),
@@ -185,11 +245,15 @@ pub fn worker_hpa(worker: &Worker) -> Option<HorizontalPodAutoscaler> {
 }
 
 /// The ServiceMonitor that has Prometheus scrape the pool's `/metrics` every 30 seconds (created
-/// only when the Shop asks for monitoring and the Prometheus Operator's CRD exists).
+/// only when the Shop asks for monitoring and the Prometheus Operator's CRD exists), with the
+/// Shop's `serviceMonitorLabels`.
 pub fn worker_service_monitor(worker: &Worker, shop: &Shop) -> ServiceMonitor {
     debug_assert_eq!(worker.spec.shop_ref, shop.name_any());
     ServiceMonitor {
-        metadata: owned_meta(worker, worker_labels(worker, None)),
+        metadata: owned_meta(
+            worker,
+            service_monitor_labels(shop, worker_labels(worker, None)),
+        ),
         spec: ServiceMonitorSpec {
             // The Service carries the selector labels, and only this Worker's Service has them.
             selector: LabelSelector {
@@ -233,8 +297,14 @@ spec:
   payments:
     name: demo-payments
   smtp:
-    secretRef:
+    host: smtp.example.com
+    from: Demo Shop <shop@example.com>
+    credentialsSecretRef:
       name: demo-smtp
+  monitoring:
+    serviceMonitor: true
+    serviceMonitorLabels:
+      release: kube-prometheus-stack
 ",
         )
         .expect("a valid Shop");
@@ -438,7 +508,72 @@ spec:
             .filter_map(|source| source.secret_ref.as_ref())
             .map(|secret| secret.name.as_str())
             .collect();
-        assert_eq!(secrets, ["demo-payments", "demo-smtp"]);
+        assert_eq!(
+            secrets,
+            ["demo-payments"],
+            "settings are single keys, not envFrom"
+        );
+        let smtp: Vec<_> = container
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|var| {
+                let from = var.value_from.as_ref()?.secret_key_ref.as_ref()?;
+                (from.name == "demo-smtp").then_some((var.name.as_str(), from.key.as_str()))
+            })
+            .collect();
+        assert_eq!(
+            smtp,
+            [
+                ("SHOP_SMTP_USERNAME", "username"),
+                ("SHOP_SMTP_PASSWORD", "password")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_service_monitor_has_the_shops_extra_labels_but_keeps_its_own() {
+        let mut shop = shop();
+        shop.spec
+            .monitoring
+            .service_monitor_labels
+            .insert("app.kubernetes.io/managed-by".to_owned(), "helm".to_owned());
+        let labels = worker_service_monitor(&email(), &shop)
+            .metadata
+            .labels
+            .expect("labels");
+        assert_eq!(labels["release"], "kube-prometheus-stack");
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"], "shop-operator",
+            "the operator finds its objects by this label"
+        );
+        assert_eq!(labels[labels::WORKER_LABEL], "email");
+    }
+
+    #[test]
+    fn a_changed_shop_setting_rolls_the_workers() {
+        let hash = |shop: &Shop| {
+            worker_deployment(&email(), shop, VERSION)
+                .spec
+                .and_then(|spec| spec.template.metadata)
+                .and_then(|meta| meta.annotations)
+                .and_then(|annotations| annotations.get(CONFIG_HASH_ANNOTATION).cloned())
+                .expect("a config hash")
+        };
+        let before = shop();
+        let mut after = shop();
+        after.spec.notifications.webhook_urls = vec!["https://hooks.example.com".to_owned()];
+        assert_eq!(hash(&before), hash(&shop()));
+        assert_ne!(hash(&before), hash(&after));
+    }
+
+    #[test]
+    fn the_fixtures_are_workers_and_a_shop_the_crds_accept() {
+        use crate::build::test_support::cel_violations;
+        for worker in [email(), analytics()] {
+            assert_eq!(cel_violations(&worker), Vec::<String>::new());
+        }
+        assert_eq!(cel_violations(&shop()), Vec::<String>::new());
     }
 
     #[test]

@@ -84,11 +84,14 @@ pub struct PvcStorage {
     /// An existing PersistentVolumeClaim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_name: Option<String>,
-    /// Size of a claim the operator creates (kept when the Backup is deleted).
+    /// Size of a claim the operator creates (kept when the Backup is deleted). Immutable: the
+    /// claim is made once; to grow it, resize the claim itself, if its StorageClass allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storage.pvc.size is immutable: the operator creates the claim once; to grow it, resize the PersistentVolumeClaim itself"))]
     pub size: Option<Quantity>,
-    /// StorageClass of a claim the operator creates.
+    /// StorageClass of a claim the operator creates. Immutable, as a claim's class is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storage.pvc.storageClassName is immutable, as a claim's class is"))]
     pub storage_class_name: Option<String>,
 }
 

@@ -3,6 +3,15 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+/// CEL: the resource's name is a DNS-1035 label, as the Services named after it must be. (The
+/// API server only checks custom resource names as DNS-1123 subdomains, which allow `2shop` and
+/// `shop.v2`.)
+pub(super) const DNS_1035_RULE: &str = "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')";
+
+/// CEL on a spec with `resources` and `autoscaling`: the autoscaler's target is a percentage of
+/// the CPU request, so without one the HPA can compute nothing.
+pub(super) const AUTOSCALING_NEEDS_CPU_REQUEST: &str = "!has(self.autoscaling) || (has(self.resources) && has(self.resources.requests) && 'cpu' in self.resources.requests)";
+
 /// A key of a Secret in the same namespace as the resource that names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -20,7 +29,19 @@ fn default_url_key() -> String {
     "url".to_owned()
 }
 
-/// A whole Secret in the same namespace, whose keys become environment variables.
+/// A key of a Secret in the same namespace, both named explicitly (no default key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedSecretKey {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// A Secret in the same namespace; the field naming it says which keys are read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRef {

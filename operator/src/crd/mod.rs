@@ -7,17 +7,22 @@
 
 mod backup;
 mod common;
+mod settings;
 mod shop;
 mod worker;
 
 pub use backup::{
     Backup, BackupRun, BackupSpec, BackupStatus, BackupStorage, PvcStorage, Retention, S3Storage,
 };
-pub use common::{AutoscalingSpec, SecretKeyRef, SecretRef};
+pub use common::{AutoscalingSpec, NamedSecretKey, SecretKeyRef, SecretRef};
+pub use settings::{
+    CommerceSpec, InvoiceS3Storage, InvoiceStorage, InvoiceVolumeStorage, InvoicesSpec,
+    NotificationsSpec, SmtpSpec,
+};
 pub use shop::{
     ApiSpec, AuthSpec, BackendSpec, ExternalBackend, ImageSpec, IngressSpec, LogFormat,
     ManagedBackend, MonitoringSpec, NetworkPolicySpec, ServiceSpec, ServiceType, Shop,
-    ShopEndpoints, ShopSpec, ShopStatus, SmtpSpec, StorageSpec,
+    ShopEndpoints, ShopSpec, ShopStatus, StorageSpec,
 };
 pub use worker::{Worker, WorkerSpec, WorkerStatus, WorkerType};
 

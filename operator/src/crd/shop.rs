@@ -1,5 +1,7 @@
 //! `Shop`: one running shop (API, its backends, migrations) in a namespace.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{LocalObjectReference, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -7,7 +9,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{AutoscalingSpec, SecretKeyRef, SecretRef};
+use super::common::{
+    AUTOSCALING_NEEDS_CPU_REQUEST, AutoscalingSpec, DNS_1035_RULE, SecretKeyRef, SecretRef,
+};
+use super::settings::{CommerceSpec, InvoicesSpec, NotificationsSpec, SmtpSpec};
 
 /// Desired state of a shop.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -23,7 +28,8 @@ use super::common::{AutoscalingSpec, SecretKeyRef, SecretRef};
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.runningVersion"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoints.http"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("size(self.metadata.name) <= 40").message("a Shop's name must be at most 40 characters (its children's names are derived from it)")
+    validation = Rule::new("size(self.metadata.name) <= 40").message("a Shop's name must be at most 40 characters (its children's names are derived from it)"),
+    validation = Rule::new(DNS_1035_RULE).message("a Shop's name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names Services such as NAME-api)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ShopSpec {
@@ -52,9 +58,19 @@ pub struct ShopSpec {
     /// Secret whose keys are passed to the API and workers as payment-provider settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payments: Option<SecretRef>,
-    /// Outgoing mail for the email workers.
+    /// Checkout and catalogue rules: tax rate, low-stock threshold.
+    #[serde(default)]
+    pub commerce: CommerceSpec,
+    /// Invoices: the seller printed on them and where their PDFs are stored (invoice Workers
+    /// need `storage`).
+    #[serde(default)]
+    pub invoices: InvoicesSpec,
+    /// Outgoing mail: the SMTP server email Workers send through (they need it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpSpec>,
+    /// Webhooks the notification Workers post every notification to.
+    #[serde(default)]
+    pub notifications: NotificationsSpec,
     /// Prometheus Operator integration.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
@@ -111,6 +127,7 @@ fn default_pull_policy() -> String {
 /// The API server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(AUTOSCALING_NEEDS_CPU_REQUEST).message("autoscaling needs resources.requests.cpu: the HPA scales on a percentage of the CPU request"))]
 pub struct ApiSpec {
     /// Replicas when autoscaling is off.
     #[serde(default = "default_api_replicas")]
@@ -128,10 +145,23 @@ pub struct ApiSpec {
     /// An Ingress for the REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
-    /// Requests per minute per client before HTTP 429 / RESOURCE_EXHAUSTED.
+    /// Requests per minute per client IP on `/api/v1` before HTTP 429 / RESOURCE_EXHAUSTED; `0`
+    /// turns the limit off. The shop's default (100) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000000))]
+    #[schemars(range(min = 0, max = 1000000))]
     pub rate_limit_per_minute: Option<u32>,
+    /// Origins allowed cross-origin access (CORS), like `https://shop.example.com`; none when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 50),
+        inner(length(min = 8, max = 253), regex(pattern = r"^https?://[^\s,/]+$"))
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// How long one request may take, in seconds. The shop's default (30) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub request_timeout_seconds: Option<u32>,
     /// Log line format.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -146,6 +176,8 @@ impl Default for ApiSpec {
             service: ServiceSpec::default(),
             ingress: None,
             rate_limit_per_minute: None,
+            cors_allowed_origins: Vec::new(),
+            request_timeout_seconds: None,
             log_format: LogFormat::default(),
         }
     }
@@ -348,15 +380,6 @@ pub struct AuthSpec {
     pub jwt_secret_ref: Option<SecretKeyRef>,
 }
 
-/// Outgoing mail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SmtpSpec {
-    /// Secret whose keys (`SHOP_SMTP_HOST`, `SHOP_SMTP_PORT`, `SHOP_SMTP_USERNAME`,
-    /// `SHOP_SMTP_PASSWORD`, `SHOP_SMTP_STARTTLS`, `SHOP_SMTP_FROM`) configure the mailer.
-    pub secret_ref: SecretRef,
-}
-
 /// Prometheus Operator integration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -364,6 +387,21 @@ pub struct MonitoringSpec {
     /// Create ServiceMonitors for the API and workers (needs the Prometheus Operator's CRD).
     #[serde(default)]
     pub service_monitor: bool,
+    /// Labels added to every ServiceMonitor the operator creates, so that a Prometheus selecting
+    /// ServiceMonitors by label finds them (kube-prometheus-stack's selects `release: <its
+    /// release>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    // Values as Kubernetes checks label values, so that a typo is refused here rather than by
+    // every ServiceMonitor apply.
+    #[schemars(extend(
+        "maxProperties" = 20,
+        "additionalProperties" = {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+        }
+    ))]
+    pub service_monitor_labels: BTreeMap<String, String>,
 }
 
 /// NetworkPolicies around the managed backends.

@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::AutoscalingSpec;
+use super::common::{AUTOSCALING_NEEDS_CPU_REQUEST, AutoscalingSpec, DNS_1035_RULE};
 
 /// Desired state of a worker pool.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -24,9 +24,11 @@ use super::common::AutoscalingSpec;
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".status.readyReplicas","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("size(self.metadata.name) <= 40").message("a Worker's name must be at most 40 characters")
+    validation = Rule::new("size(self.metadata.name) <= 40").message("a Worker's name must be at most 40 characters"),
+    validation = Rule::new(DNS_1035_RULE).message("a Worker's name must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names the Service NAME-worker)")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(AUTOSCALING_NEEDS_CPU_REQUEST).message("autoscaling needs resources.requests.cpu: the HPA scales on a percentage of the CPU request"))]
 pub struct WorkerSpec {
     /// Name of the Shop (same namespace) whose events this pool handles.
     #[schemars(length(min = 1, max = 63))]

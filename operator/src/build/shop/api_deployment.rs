@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use super::{
     API_APP, API_COMPONENT, api_selector, child_meta, match_labels, shop_container, shop_pod,
 };
+use crate::build::settings::{Reader, add_settings};
 use crate::crd::Shop;
 use crate::{labels, names};
 
@@ -78,6 +79,7 @@ pub fn api_deployment(shop: &Shop, version: &str, config_hash: &str) -> Deployme
     container.resources = api.resources.clone();
 
     let mut pod = shop_pod(shop, container);
+    add_settings(&mut pod, shop, Reader::Api);
     // The server drains for SHOP_SHUTDOWN_GRACE_SECONDS (25 by default) after SIGTERM.
     pod.termination_grace_period_seconds = Some(30);
 

@@ -7,7 +7,7 @@ use kube::ResourceExt;
 
 use super::credentials_secret::{GENERATED_NOTE, GENERATED_NOTE_ANNOTATION};
 use super::secret_values::{SecretValues, encode_userinfo};
-use super::{backend_labels, child_meta};
+use super::{backend_labels, keeps_volume, secret_meta};
 use crate::crd::Shop;
 use crate::names::{self, Backend};
 
@@ -27,7 +27,8 @@ const REDIS_USER: &str = "default";
 
 /// The Secret of a managed backend: `username`, `password`, `url` (plus `database` for
 /// PostgreSQL, `erlang-cookie` for RabbitMQ). Values in `existing` are kept verbatim and only
-/// missing ones generated; the URL is always rebuilt from the kept values.
+/// missing ones generated; the URL is always rebuilt from the kept values. Owned by the Shop only
+/// when the backend's volume is deleted with it ([`keeps_volume`]).
 pub fn backend_secret(
     shop: &Shop,
     backend: Backend,
@@ -60,10 +61,11 @@ pub fn backend_secret(
     );
     values.set(names::URL_KEY, url.into_bytes());
 
-    let mut metadata = child_meta(
+    let mut metadata = secret_meta(
         shop,
         names::backend(&shop_name, backend),
         backend_labels(shop, backend),
+        keeps_volume(shop, backend),
     );
     metadata.annotations = Some(BTreeMap::from([(
         GENERATED_NOTE_ANNOTATION.to_owned(),

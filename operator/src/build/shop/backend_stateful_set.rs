@@ -140,7 +140,7 @@ pub fn backend_stateful_set(
             ),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels.clone()),
+                    labels: Some(labels),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -163,9 +163,10 @@ pub fn backend_stateful_set(
                 }),
             },
             volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                // Name only: a StatefulSet's claim templates are immutable, so anything more
+                // (labels that a later version changes) would make every upgrade fail.
                 metadata: ObjectMeta {
                     name: Some(DATA_VOLUME.to_owned()),
-                    labels: Some(labels),
                     ..ObjectMeta::default()
                 },
                 spec: Some(PersistentVolumeClaimSpec {

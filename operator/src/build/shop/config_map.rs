@@ -6,10 +6,12 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 
 use super::{SHOP_APP, child_meta};
+use crate::build::settings::config_entries;
 use crate::crd::Shop;
 use crate::{labels, names};
 
-/// The ConfigMap every shop process reads with `envFrom`.
+/// The ConfigMap every shop process reads with `envFrom`: how the API listens and logs, and the
+/// business settings the Shop sets ([`config_entries`]).
 pub fn config_map(shop: &Shop) -> ConfigMap {
     let api = &shop.spec.api;
     let mut data = BTreeMap::from([
@@ -34,9 +36,11 @@ pub fn config_map(shop: &Shop) -> ConfigMap {
             api.ingress.is_some().to_string(),
         ),
     ]);
-    if let Some(limit) = api.rate_limit_per_minute {
-        data.insert("SHOP_RATE_LIMIT_PER_MINUTE".to_owned(), limit.to_string());
-    }
+    data.extend(
+        config_entries(shop)
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value)),
+    );
     let name = shop.name_any();
     ConfigMap {
         metadata: child_meta(

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::secret_values::SecretValues;
-use super::{SHOP_APP, child_meta};
+use super::{SHOP_APP, keeps_volume, managed_backends, secret_meta};
 use crate::crd::Shop;
 use crate::{labels, names};
 
@@ -18,7 +18,7 @@ pub(super) const GENERATED_NOTE: &str = "Values are generated once by shop-opera
 
 /// The generated credentials Secret, or `None` when `spec.auth.jwtSecretRef` supplies the key.
 /// Values in `existing` (the Secret as read from the cluster) are kept; only missing keys are
-/// generated with `new_secret`.
+/// generated with `new_secret`. Owned by the Shop unless a managed backend keeps its volume.
 pub fn credentials_secret(
     shop: &Shop,
     existing: Option<&Secret>,
@@ -30,10 +30,16 @@ pub fn credentials_secret(
     let name = shop.name_any();
     let mut values = SecretValues::new(existing, new_secret);
     values.generated(names::JWT_SECRET_KEY);
-    let mut metadata = child_meta(
+    // Kept with any kept volume: sessions signed with it are in the kept Redis, and a kept
+    // database outliving its Shop is meant to come back as the same shop.
+    let kept = managed_backends(shop)
+        .into_iter()
+        .any(|(backend, _)| keeps_volume(shop, backend));
+    let mut metadata = secret_meta(
         shop,
         names::credentials_secret(&name),
         labels::full(SHOP_APP, &name, "credentials", None),
+        kept,
     );
     metadata.annotations = Some(BTreeMap::from([(
         GENERATED_NOTE_ANNOTATION.to_owned(),

@@ -21,6 +21,8 @@ mod config_map;
 mod credentials_secret;
 mod endpoints;
 mod migration_job;
+#[cfg(test)]
+mod ownership_tests;
 mod secret_values;
 #[cfg(test)]
 mod tests;
@@ -120,6 +122,32 @@ pub fn managed_backends(shop: &Shop) -> Vec<(Backend, &ManagedBackend)> {
                 .map(|managed| (backend, managed))
         })
         .collect()
+}
+
+/// Whether a managed backend's data volume outlives the Shop (`deleteVolumeWithShop: false`, the
+/// default). Its credentials must then outlive the Shop too: a Shop re-created with the same name
+/// finds the old data directory, which accepts only the old passwords.
+pub fn keeps_volume(shop: &Shop, backend: Backend) -> bool {
+    backend_spec(shop, backend)
+        .managed
+        .as_ref()
+        .is_some_and(|managed| !managed.delete_volume_with_shop)
+}
+
+/// Metadata of a Secret that outlives the Shop when `kept`: without the owner reference, so that
+/// garbage collection leaves it; its labels (`app.kubernetes.io/instance`) still find it, and a
+/// re-created Shop adopts it by name, keeping its values.
+fn secret_meta(
+    shop: &Shop,
+    name: String,
+    labels: BTreeMap<String, String>,
+    kept: bool,
+) -> ObjectMeta {
+    let mut metadata = child_meta(shop, name, labels);
+    if kept {
+        metadata.owner_references = None;
+    }
+    metadata
 }
 
 /// Metadata of a child: its name, the Shop's namespace, labels, and the Shop as controller.

@@ -274,7 +274,12 @@ fn network_policies_are_left_out_when_disabled() {
 
 #[test]
 fn every_object_has_name_namespace_labels_and_the_shop_as_controller() {
-    for (shop, version) in [(minimal_shop(), "1.0.0"), (full_shop(), "2.3.1")] {
+    // The minimal Shop keeps its volumes, so its Secrets outlive it (no owner: see
+    // ownership_tests); the full one deletes them, so every object is owned.
+    for (shop, version, secrets_owned) in [
+        (minimal_shop(), "1.0.0", false),
+        (full_shop(), "2.3.1", true),
+    ] {
         for object in shop_objects(&shop, version, &counter_secrets()) {
             let metadata = &object["metadata"];
             let what = format!("{} {}", object["kind"], metadata["name"]);
@@ -289,6 +294,10 @@ fn every_object_has_name_namespace_labels_and_the_shop_as_controller() {
             );
             assert!(labels["app.kubernetes.io/name"].is_string(), "{what}");
             assert!(labels["app.kubernetes.io/component"].is_string(), "{what}");
+            if object["kind"] == "Secret" && !secrets_owned {
+                assert!(metadata["ownerReferences"].is_null(), "{what}");
+                continue;
+            }
             assert_eq!(
                 metadata["ownerReferences"],
                 json!([{
@@ -616,7 +625,7 @@ fn the_config_map_holds_the_settings() {
     assert!(!minimal.contains_key("SHOP_RATE_LIMIT_PER_MINUTE"));
 
     let full = settings(&full_shop());
-    assert_eq!(full["SHOP_GRPC_ADDR"], "0.0.0.0:9090");
+    assert_eq!(full["SHOP_GRPC_ADDR"], "0.0.0.0:9000");
     assert_eq!(full["SHOP_LOG_FORMAT"], "text");
     assert_eq!(full["SHOP_TRUST_FORWARDED_FOR"], "true");
     assert_eq!(full["SHOP_RATE_LIMIT_PER_MINUTE"], "600");
@@ -673,7 +682,7 @@ fn endpoints_follow_the_ingress() {
         endpoints(&full_shop()),
         crate::crd::ShopEndpoints {
             http: "https://shop.example.com".to_owned(),
-            grpc: "demo-api.shop.svc:9090".to_owned(),
+            grpc: "demo-api.shop.svc:9000".to_owned(),
         }
     );
     let plain = shop_with_spec(json!({
