@@ -1,5 +1,7 @@
-//! An in-memory Kubernetes API (kube-fake-client) with the operator's kinds registered and every
-//! write recorded, so tests can drive reconcilers and count what they changed.
+//! An in-memory Kubernetes API (kube-fake-client) with the operator's kinds registered, made as
+//! strict as a real kube-apiserver by [`api_server::ApiServer`] (server-side apply field
+//! ownership, garbage collection, validation, defaults), with every write recorded, so tests can
+//! drive reconcilers and count what they changed.
 
 #![allow(dead_code, missing_debug_implementations)]
 
@@ -11,11 +13,21 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::ObjectMeta;
 use kube::{Api, Client, Resource};
-use kube_fake_client::{ClientBuilder, interceptor};
+use kube_fake_client::ClientBuilder;
 use serde_json::{Value, json};
 use shop_operator::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use shop_operator::context::Context;
 use shop_operator::crd::{Backup, Shop, Worker};
+
+pub mod api_server;
+mod defaults;
+pub mod field_set;
+mod kinds;
+pub mod objects;
+pub mod validation;
+mod wire;
+
+use api_server::ApiServer;
 
 pub const NAMESPACE: &str = "shop";
 
@@ -78,73 +90,34 @@ impl ApiRequest {
     }
 }
 
-fn describe(object: &Value) -> String {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("?");
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    format!("{kind}/{name}")
-}
-
 impl FakeCluster {
     pub async fn new() -> Self {
-        let writes = Arc::new(Mutex::new(Vec::new()));
-        let log = |writes: &Arc<Mutex<Vec<String>>>, entry: String| {
-            writes.lock().expect("write log lock").push(entry);
-        };
-        let (w1, w2, w3, w4, w5, w6) = (
-            writes.clone(),
-            writes.clone(),
-            writes.clone(),
-            writes.clone(),
-            writes.clone(),
-            writes.clone(),
-        );
-        let funcs = interceptor::Funcs::new()
-            .create(move |ctx| {
-                log(&w1, format!("create {}", describe(ctx.object)));
-                Ok(None)
-            })
-            .patch(move |ctx| {
-                let target = match ctx.patch.get("kind") {
-                    Some(_) => describe(ctx.patch),
-                    None => format!("?/{}", ctx.name),
-                };
-                log(&w2, format!("patch {target}"));
-                Ok(None)
-            })
-            .patch_status(move |ctx| {
-                log(&w3, format!("patch-status {}", ctx.name));
-                Ok(None)
-            })
-            .update(move |ctx| {
-                log(&w4, format!("update {}", describe(ctx.object)));
-                Ok(None)
-            })
-            .replace(move |ctx| {
-                log(&w5, format!("replace {}", describe(ctx.object)));
-                Ok(None)
-            })
-            .delete(move |ctx| {
-                log(&w6, format!("delete {}", ctx.name));
-                Ok(None)
-            });
         let fake = ClientBuilder::new()
             .with_resource::<Shop>()
             .with_resource::<Worker>()
             .with_resource::<Backup>()
             .with_resource::<ServiceMonitor>()
-            .with_interceptor_funcs(funcs)
             .build()
             .await
             .expect("fake client builds");
-        // A client whose every request is recorded on its way to the fake API server.
+        // Every client talks to the fake through the stricter API server.
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let server = Arc::new(ApiServer::new(fake, writes.clone()));
+        let setup = {
+            let server = server.clone();
+            Client::new(
+                tower::service_fn(move |request: http::Request<kube::client::Body>| {
+                    let server = server.clone();
+                    async move { server.handle(request).await }
+                }),
+                "default",
+            )
+        };
+        // The reconcilers' client: every request it sends is recorded first.
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
-        let setup = fake.clone();
         let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
-            let fake = fake.clone();
+            let server = server.clone();
             let log = log.clone();
             async move {
                 let apply = request
@@ -157,7 +130,7 @@ impl FakeCluster {
                     query: request.uri().query().unwrap_or_default().to_owned(),
                     apply,
                 });
-                fake.send(request).await
+                server.handle(request).await
             }
         });
         let client = Client::new(service, "default");
@@ -176,12 +149,19 @@ impl FakeCluster {
 
     /// The reconcile context, with deterministic generated secrets.
     pub fn context(&self) -> Arc<Context> {
+        self.context_generating("generated-secret")
+    }
+
+    /// A reconcile context whose generated secrets are `{prefix}-0`, `{prefix}-1`...: a second
+    /// operator run that would generate different secrets than the first.
+    pub fn context_generating(&self, prefix: &str) -> Arc<Context> {
         let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let prefix = prefix.to_owned();
         Arc::new(Context::with_secret_generator(
             self.client.clone(),
             Arc::new(move || {
                 let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                format!("generated-secret-{n}")
+                format!("{prefix}-{n}")
             }),
         ))
     }

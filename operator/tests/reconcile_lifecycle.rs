@@ -1,0 +1,226 @@
+//! A Shop's life against the stricter in-memory API (garbage collection, server-side apply that
+//! removes what is no longer sent): deleted and re-created with the same name, its managed
+//! backends (and the generated credentials) keep the secrets their data was created with; a setting removed from the Shop is
+//! removed from its children; a pass with nothing to do writes nothing.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{FakeCluster, NAMESPACE};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use shop_operator::context::Context;
+use shop_operator::crd::Shop;
+use shop_operator::names::{self, Backend};
+use shop_operator::reconcile::shop::reconcile;
+
+async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
+    let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
+    reconcile(Arc::new(shop), ctx.clone())
+        .await
+        .expect("reconcile succeeds");
+    cluster.get("demo").await.expect("the Shop exists")
+}
+
+async fn create_shop(cluster: &FakeCluster, spec: Value) {
+    cluster
+        .create::<Shop>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
+            "metadata": {"name": "demo", "namespace": NAMESPACE},
+            "spec": spec,
+        }))
+        .await;
+}
+
+/// Drives a new Shop to Ready as the cluster's controllers would (StatefulSets ready, migration
+/// complete, Deployment available).
+async fn drive_to_ready(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
+    pass(cluster, ctx).await;
+    for backend in Backend::ALL {
+        let name = names::backend("demo", backend);
+        if cluster.get::<StatefulSet>(&name).await.is_some() {
+            cluster
+                .set_status::<StatefulSet>(&name, json!({"replicas": 1, "readyReplicas": 1}))
+                .await;
+        }
+    }
+    pass(cluster, ctx).await;
+    cluster
+        .set_status::<Job>(
+            &names::migration_job("demo", "1.0.0"),
+            json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+        )
+        .await;
+    pass(cluster, ctx).await;
+    let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
+    let replicas = deployment.spec.as_ref().and_then(|spec| spec.replicas);
+    cluster
+        .set_status::<Deployment>(
+            "demo-api",
+            json!({"observedGeneration": deployment.metadata.generation, "replicas": replicas,
+                   "updatedReplicas": replicas, "readyReplicas": replicas,
+                   "availableReplicas": replicas}),
+        )
+        .await;
+    let shop = pass(cluster, ctx).await;
+    let ready = shop
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
+        .map(|ready| ready.status.clone());
+    assert_eq!(ready.as_deref(), Some("True"), "{:?}", shop.status);
+    shop
+}
+
+fn secret_data(secret: &Secret) -> Vec<(String, Vec<u8>)> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(key, value)| (key.clone(), value.0.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shop_deleted_and_created_again_keeps_the_credentials_its_data_was_created_with() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    create_shop(&cluster, json!({"version": "1.0.0"})).await;
+    drive_to_ready(&cluster, &ctx).await;
+    let mut before = Vec::new();
+    let kept: Vec<String> = Backend::ALL
+        .into_iter()
+        .map(|backend| names::backend("demo", backend))
+        .chain(["demo-credentials".to_owned()])
+        .collect();
+    for name in &kept {
+        let secret: Secret = cluster.get(name).await.expect("Secret");
+        before.push((secret.metadata.uid.clone(), secret_data(&secret)));
+    }
+
+    cluster
+        .api::<Shop>()
+        .delete("demo", &DeleteParams::default())
+        .await
+        .expect("delete the Shop");
+    assert!(
+        cluster.get::<Deployment>("demo-api").await.is_none(),
+        "the garbage collector removed the Shop's children"
+    );
+    assert!(cluster.get::<ConfigMap>("demo-config").await.is_none());
+
+    // Another operator run: secrets it generated would differ from the first run's.
+    let ctx = cluster.context_generating("second-run");
+    create_shop(&cluster, json!({"version": "1.0.0"})).await;
+    pass(&cluster, &ctx).await;
+    for (name, before) in kept.iter().zip(before) {
+        let secret: Secret = cluster
+            .get(name)
+            .await
+            .unwrap_or_else(|| panic!("Secret {name} kept"));
+        assert_eq!(
+            (secret.metadata.uid.clone(), secret_data(&secret)),
+            before,
+            "Secret {name}: the same object, with the old passwords"
+        );
+        let Some(stateful_set) = cluster.get::<StatefulSet>(name).await else {
+            continue;
+        };
+        let from_secret: Vec<String> = serde_json::to_value(&stateful_set)
+            .expect("serialises")
+            .pointer("/spec/template/spec/containers/0/env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|var| var.pointer("/valueFrom/secretKeyRef/name"))
+            .filter_map(|name| name.as_str().map(str::to_owned))
+            .collect();
+        assert!(
+            !from_secret.is_empty() && from_secret.iter().all(|secret| secret == name),
+            "StatefulSet {name} reads its passwords from the kept Secret: {from_secret:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn settings_removed_from_the_shop_are_removed_from_its_children() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    create_shop(
+        &cluster,
+        json!({
+            "version": "1.0.0",
+            "image": {"pullSecrets": [{"name": "registry"}]},
+            "api": {
+                "rateLimitPerMinute": 600,
+                "resources": {"requests": {"cpu": "250m"}, "limits": {"memory": "512Mi"}},
+                "ingress": {"host": "shop.example.com", "tlsSecretName": "shop-tls"},
+            },
+        }),
+    )
+    .await;
+    drive_to_ready(&cluster, &ctx).await;
+    let config: ConfigMap = cluster.get("demo-config").await.expect("ConfigMap");
+    assert!(
+        config
+            .data
+            .expect("data")
+            .contains_key("SHOP_RATE_LIMIT_PER_MINUTE")
+    );
+    let ingress: Ingress = cluster.get("demo-api").await.expect("Ingress");
+    assert!(ingress.spec.and_then(|spec| spec.tls).is_some());
+
+    cluster
+        .api::<Shop>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {
+                "image": {"pullSecrets": null},
+                "api": {"rateLimitPerMinute": null, "resources": null,
+                        "ingress": {"tlsSecretName": null}},
+            }})),
+        )
+        .await
+        .expect("remove the settings");
+    pass(&cluster, &ctx).await;
+
+    let config: ConfigMap = cluster.get("demo-config").await.expect("ConfigMap");
+    assert!(
+        !config
+            .data
+            .unwrap_or_default()
+            .contains_key("SHOP_RATE_LIMIT_PER_MINUTE"),
+        "the rate limit is gone from the ConfigMap"
+    );
+    let ingress: Ingress = cluster.get("demo-api").await.expect("Ingress");
+    assert_eq!(
+        ingress.spec.and_then(|spec| spec.tls),
+        None,
+        "no TLS any more"
+    );
+    let deployment: Value = serde_json::to_value(
+        cluster
+            .get::<Deployment>("demo-api")
+            .await
+            .expect("Deployment"),
+    )
+    .expect("serialises");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod.get("imagePullSecrets"), None, "{pod}");
+    let resources = &pod["containers"][0]["resources"];
+    assert!(
+        resources.get("limits").is_none() && resources.get("requests").is_none(),
+        "no resources any more: {resources}"
+    );
+
+    // And once everything is in place, a pass writes nothing, defaults and all.
+    cluster.take_writes();
+    pass(&cluster, &ctx).await;
+    assert_eq!(cluster.take_writes(), Vec::<String>::new());
+}
