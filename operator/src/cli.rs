@@ -40,6 +40,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Print, as YAML, every object the operator would create for the given Shop, Worker and
+    /// Backup resources on an empty cluster where the CRDs exist (as `helm template` does for a
+    /// chart). Invalid resources are refused with exit code 2, naming the file and field.
+    Render {
+        /// Files of resources (multi-document YAML); `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Namespace of resources that name none.
+        #[arg(short, long, value_name = "NS", default_value = "default", value_parser = parse_name)]
+        namespace: String,
+    },
 }
 
 /// Settings of the controllers.

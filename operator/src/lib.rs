@@ -17,4 +17,5 @@ pub mod leader;
 pub mod metrics;
 pub mod names;
 pub mod reconcile;
+pub mod render;
 pub mod telemetry;

@@ -124,6 +124,7 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
             "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
             "metadata": {"name": "demo", "namespace": NAMESPACE},
             "spec": {"version": "1.0.0", "monitoring": {"serviceMonitor": true},
+                     "smtp": {"host": "smtp.example.com", "from": "shop@example.com"},
                      "api": {"autoscaling": {"maxReplicas": 4}, "ingress": {"host": "shop.example.com"}}},
         }))
         .await;
@@ -223,7 +224,11 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
         .delete("demo", &DeleteParams::default())
         .await
         .expect("delete the Shop");
-    backup_pass().await;
+    // The failure path: Ready=False and a Warning Event.
+    let backup: Backup = cluster.get("nightly").await.expect("Backup");
+    reconcile::backup::reconcile(Arc::new(backup), ctx.clone())
+        .await
+        .expect_err("the Shop is gone");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use serde_json::{Value, json};
 use shop_operator::context::Context;
 use shop_operator::crd::{Backup, Shop};
+use shop_operator::error::{Error, ValidationError};
 use shop_operator::names;
 use shop_operator::reconcile::backup::reconcile;
 
@@ -19,6 +20,18 @@ async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Backup {
         .await
         .expect("reconcile succeeds");
     cluster.get("nightly").await.expect("the Backup exists")
+}
+
+/// A pass that fails: returns the error and the Backup as the failure left it.
+async fn failing_pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> (Error, Backup) {
+    let backup: Backup = cluster.get("nightly").await.expect("the Backup exists");
+    let error = reconcile(Arc::new(backup), ctx.clone())
+        .await
+        .expect_err("reconcile fails");
+    (
+        error,
+        cluster.get("nightly").await.expect("the Backup exists"),
+    )
 }
 
 fn condition(backup: &Backup, type_: &str) -> (String, String) {
@@ -120,6 +133,29 @@ async fn a_one_off_backup_runs_a_job_and_reports_where_the_backup_went() {
         "storage": {"s3": {"bucket": "shop-backups", "prefix": "demo", "secretRef": {"name": "s3"}}},
     }))
     .await;
+    // Without its credentials Secret nothing runs, and the Backup says what is missing.
+    let (error, failed) = failing_pass(&cluster, &ctx).await;
+    assert!(
+        matches!(&error, Error::Validation(ValidationError::MissingSecrets(missing)) if missing[0].field == "spec.storage.s3.secretRef"),
+        "{error:?}"
+    );
+    assert_eq!(
+        condition(&failed, "Ready"),
+        ("False".into(), "SecretMissing".into())
+    );
+    let jobs = cluster
+        .api::<Job>()
+        .list(&Default::default())
+        .await
+        .expect("list");
+    assert!(jobs.items.is_empty(), "nothing runs");
+    cluster
+        .create::<k8s_openapi::api::core::v1::Secret>(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s3", "namespace": NAMESPACE},
+            "stringData": {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"},
+        }))
+        .await;
     let backup = pass(&cluster, &ctx).await;
     let generation = backup.metadata.generation.expect("generation");
     let job_name = names::backup_job("nightly", generation);
@@ -185,8 +221,25 @@ async fn an_impossible_schedule_is_reported_and_creates_nothing() {
         "shopRef": "demo", "schedule": "61 * * * *", "storage": {"pvc": {"claimName": "backups"}},
     }))
     .await;
-    let backup = pass(&cluster, &ctx).await;
-    assert_eq!(condition(&backup, "Ready").1, "InvalidSchedule");
+    let (error, backup) = failing_pass(&cluster, &ctx).await;
+    assert!(
+        matches!(
+            error,
+            Error::Validation(ValidationError::InvalidSchedule { .. })
+        ),
+        "{error:?}"
+    );
+    let ready = backup
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "InvalidSchedule")
+    );
+    assert!(ready.message.contains("61 * * * *"), "{}", ready.message);
+    assert_eq!(ready.observed_generation, backup.metadata.generation);
     assert!(cluster.get::<CronJob>("nightly-backup").await.is_none());
 }
 
@@ -199,7 +252,8 @@ async fn a_backup_of_a_missing_shop_waits() {
         json!({"shopRef": "demo", "storage": {"pvc": {"claimName": "backups"}}}),
     )
     .await;
-    let backup = pass(&cluster, &ctx).await;
+    let (error, backup) = failing_pass(&cluster, &ctx).await;
+    assert_eq!(error.metric_label(), "shop_not_found");
     assert_eq!(
         condition(&backup, "Ready"),
         ("False".into(), "ShopNotFound".into())

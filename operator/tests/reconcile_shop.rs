@@ -116,7 +116,8 @@ async fn ready_shop(cluster: &FakeCluster, ctx: &Arc<shop_operator::context::Con
 }
 
 #[tokio::test]
-async fn a_new_shop_gets_its_backends_first_with_owner_references_and_labels() {
+async fn a_new_shop_gets_its_backends_first_with_owner_references_and_labels_but_keeps_its_credentials()
+ {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
     cluster
@@ -137,10 +138,10 @@ async fn a_new_shop_gets_its_backends_first_with_owner_references_and_labels() {
     let mut children: Vec<(
         String,
         &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    )> = vec![
-        ("ConfigMap".into(), &config.metadata),
-        ("Secret".into(), &credentials.metadata),
-    ];
+    )> = vec![("ConfigMap".into(), &config.metadata)];
+    // Credentials outlive the Shop with the volumes they open (deleteVolumeWithShop is false),
+    // so the Shop does not own them: garbage collection would take them with it.
+    let mut kept = vec![&credentials.metadata];
     let mut backend_objects = Vec::new();
     for backend in Backend::ALL {
         let name = names::backend("demo", backend);
@@ -151,10 +152,18 @@ async fn a_new_shop_gets_its_backends_first_with_owner_references_and_labels() {
         backend_objects.push((secret, service, stateful_set, policy));
     }
     for (secret, service, stateful_set, policy) in &backend_objects {
-        children.push(("Secret".into(), &secret.metadata));
+        kept.push(&secret.metadata);
         children.push(("Service".into(), &service.metadata));
         children.push(("StatefulSet".into(), &stateful_set.metadata));
         children.push(("NetworkPolicy".into(), &policy.metadata));
+    }
+    for meta in kept {
+        assert_eq!(meta.owner_references, None, "{:?}", meta.name);
+        let labels = meta.labels.as_ref().expect("labels");
+        assert_eq!(
+            labels.get("app.kubernetes.io/instance").map(String::as_str),
+            Some("demo")
+        );
     }
     for (kind, meta) in children {
         let owner = &meta.owner_references.as_ref().expect("owner references")[0];
@@ -413,18 +422,34 @@ async fn an_external_database_runs_no_postgres_and_a_missing_secret_blocks_the_m
         "metadata": {"name": "demo", "namespace": NAMESPACE},
         "spec": {"version": "1.0.0", "database": {"external": {"secretRef": {"name": "prod-db"}}}},
     })).await;
-    let shop = pass(&cluster, &ctx).await;
+    // A missing Secret stops the pass before anything is changed, and says which field names it.
+    let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
+    let error = reconcile(Arc::new(shop), ctx.clone())
+        .await
+        .expect_err("the Secret is missing");
+    assert_eq!(error.metric_label(), "missing_secret");
+    let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
     assert!(cluster.get::<StatefulSet>("demo-postgres").await.is_none());
     assert!(cluster.get::<Secret>("demo-postgres").await.is_none());
     assert!(
-        cluster.get::<StatefulSet>("demo-redis").await.is_some(),
-        "Redis is still managed"
+        cluster.get::<StatefulSet>("demo-redis").await.is_none(),
+        "nothing is changed while a reference is missing"
     );
     assert_eq!(
         condition(&shop, "DatabaseReady"),
         is("False", "SecretMissing")
     );
     assert_eq!(condition(&shop, "Ready"), is("False", "SecretMissing"));
+    let message = &shop
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("Ready")
+        .message;
+    assert!(
+        message.contains("prod-db") && message.contains("spec.database.external.secretRef"),
+        "{message}"
+    );
 
     cluster
         .create::<Secret>(json!({
@@ -433,8 +458,11 @@ async fn an_external_database_runs_no_postgres_and_a_missing_secret_blocks_the_m
             "stringData": {"url": "postgres://shop:pw@db.example.com:5432/shop"},
         }))
         .await;
-    backends_become_ready(&cluster).await;
     let shop = pass(&cluster, &ctx).await;
+    assert!(
+        cluster.get::<StatefulSet>("demo-redis").await.is_some(),
+        "Redis is still managed"
+    );
     assert_eq!(condition(&shop, "DatabaseReady"), is("True", "External"));
     let job: Job = cluster
         .get(&names::migration_job("demo", "1.0.0"))

@@ -11,6 +11,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use shop_operator::context::Context;
 use shop_operator::crd::{Shop, Worker};
+use shop_operator::error::Error;
 use shop_operator::reconcile::worker::reconcile;
 
 async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Worker {
@@ -19,6 +20,18 @@ async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Worker {
         .await
         .expect("reconcile succeeds");
     cluster.get("email").await.expect("the Worker exists")
+}
+
+/// A pass that fails: returns the error and the Worker as the failure left it.
+async fn failing_pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> (Error, Worker) {
+    let worker: Worker = cluster.get("email").await.expect("the Worker exists");
+    let error = reconcile(Arc::new(worker), ctx.clone())
+        .await
+        .expect_err("reconcile fails");
+    (
+        error,
+        cluster.get("email").await.expect("the Worker exists"),
+    )
 }
 
 fn condition(worker: &Worker, type_: &str) -> (String, String) {
@@ -46,7 +59,8 @@ async fn shop_running(cluster: &FakeCluster, version: &str) {
             .create::<Shop>(json!({
                 "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
                 "metadata": {"name": "demo", "namespace": NAMESPACE},
-                "spec": {"version": version},
+                "spec": {"version": version,
+                         "smtp": {"host": "smtp.example.com", "from": "Shop <shop@example.com>"}},
             }))
             .await;
     }
@@ -66,11 +80,12 @@ fn container(deployment: &Deployment) -> k8s_openapi::api::core::v1::Container {
 }
 
 #[tokio::test]
-async fn a_worker_without_its_shop_reports_it_and_creates_nothing() {
+async fn a_worker_without_its_shop_or_its_settings_reports_it_and_creates_nothing() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
     email_worker(&cluster).await;
-    let worker = pass(&cluster, &ctx).await;
+    let (error, worker) = failing_pass(&cluster, &ctx).await;
+    assert_eq!(error.metric_label(), "shop_not_found");
     assert_eq!(
         condition(&worker, "ShopFound"),
         ("False".into(), "ShopNotFound".into())
@@ -81,17 +96,67 @@ async fn a_worker_without_its_shop_reports_it_and_creates_nothing() {
     );
     assert!(cluster.get::<Deployment>("email-worker").await.is_none());
 
-    // The Shop appears but has not migrated yet: still nothing runs.
+    // The Shop appears without SMTP: an email worker would only crash-loop, so none is created
+    // and the Worker names the field to set.
     cluster
         .create::<Shop>(json!({
             "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
             "metadata": {"name": "demo", "namespace": NAMESPACE}, "spec": {"version": "1.0.0"},
         }))
         .await;
+    let (error, worker) = failing_pass(&cluster, &ctx).await;
+    assert_eq!(error.metric_label(), "setting_missing");
+    let ready = worker
+        .status
+        .as_ref()
+        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
+        .expect("Ready")
+        .clone();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "SettingMissing")
+    );
+    assert!(ready.message.contains("spec.smtp"), "{}", ready.message);
+    assert_eq!(ready.observed_generation, worker.metadata.generation);
+    assert!(cluster.get::<Deployment>("email-worker").await.is_none());
+    let events = cluster
+        .api::<k8s_openapi::api::events::v1::Event>()
+        .list(&Default::default())
+        .await
+        .expect("events");
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|event| event.type_.as_deref() == Some("Warning")
+                && event.reason.as_deref() == Some("SettingMissing")
+                && event
+                    .note
+                    .as_deref()
+                    .is_some_and(|note| note.contains("spec.smtp"))),
+        "a Warning Event names the missing setting: {:?}",
+        events.items
+    );
+
+    // With SMTP set, the Worker waits for the Shop's first migration: still nothing runs.
+    cluster
+        .api::<Shop>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {
+                "smtp": {"host": "smtp.example.com", "from": "shop@example.com"}}})),
+        )
+        .await
+        .expect("edit");
     let worker = pass(&cluster, &ctx).await;
     assert_eq!(
         condition(&worker, "Ready"),
         ("False".into(), "WaitingForShop".into())
+    );
+    assert_eq!(
+        condition(&worker, "ShopFound"),
+        ("True".into(), "ShopFound".into())
     );
     assert!(cluster.get::<Deployment>("email-worker").await.is_none());
 }

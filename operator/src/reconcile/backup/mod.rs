@@ -1,0 +1,92 @@
+//! Reconciles a `Backup`: a CronJob (scheduled) or a Job (run once) of `shop-api backup create`
+//! with the Shop's database credentials, and a status built from the Jobs' outcomes and the
+//! reports their pods leave in their termination messages.
+//! Stages as for the Shop: [`dereference`] → [`validate`] → [`desired`] → [`apply`] → [`status`].
+
+pub mod apply;
+pub mod dereference;
+pub mod desired;
+pub mod status;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use crate::context::Context;
+use crate::crd::Backup;
+use crate::error::Result;
+use crate::reconcile::dereference::namespace_of;
+use crate::reconcile::status::{report_failure, write_observed};
+use validate::Plan;
+
+/// How soon to look again while a run is in progress or the Shop is not ready.
+const WAITING_REQUEUE: Duration = Duration::from_secs(30);
+/// How soon to look again otherwise: new runs of a CronJob also wake the controller (it owns
+/// the CronJob, not the Jobs the CronJob creates).
+const STEADY_REQUEUE: Duration = Duration::from_secs(120);
+
+/// Brings the cluster in line with one Backup.
+pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action> {
+    match run(&backup, &ctx).await {
+        Ok(requeue) => Ok(Action::requeue(requeue)),
+        Err(error) => {
+            report_failure(&ctx, &*backup, Vec::new(), &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// One pass through the stages; returns when to look again.
+async fn run(backup: &Backup, ctx: &Context) -> Result<Duration> {
+    let namespace = namespace_of(backup)?;
+    let found = dereference::dereference(&ctx.client, backup, &namespace).await?;
+    let validated = validate::validate(backup, namespace, found)?;
+    let mut next = backup.status.clone().unwrap_or_default();
+    let mut observed = Vec::new();
+    match &validated.plan {
+        Plan::Wait { reason, message } => {
+            observed.push(crate::conditions::Observed::no(
+                crate::conditions::ConditionType::Ready,
+                reason,
+                message.clone(),
+            ));
+        }
+        Plan::Run { version } => {
+            let desired = desired::desired(&validated, version);
+            let applied = apply::apply_all(ctx, &validated, &desired).await?;
+            observed.push(status::ready(&validated, &applied, &mut next));
+        }
+    }
+    // Read back after applying: a Job created in this pass shows as running.
+    let runs = dereference::runs(&ctx.client, backup, &validated.namespace).await?;
+    observed.extend(status::history(&runs, &mut next));
+    let running = next
+        .history
+        .first()
+        .is_some_and(|run| run.outcome == "Running");
+    let steady = matches!(validated.plan, Plan::Run { .. }) && !running;
+    write_observed(ctx, backup, next, &observed).await?;
+    Ok(if steady {
+        STEADY_REQUEUE
+    } else {
+        WAITING_REQUEUE
+    })
+}
+
+/// The objects the operator would apply for `backup` once `shop` runs its `spec.version`, its
+/// S3 credentials Secret taken to exist: what `shop-operator render` prints.
+pub fn render(backup: &Backup, shop: &crate::crd::Shop) -> Result<Vec<serde_json::Value>> {
+    let namespace = namespace_of(backup)?;
+    let found = dereference::Found {
+        shop: Some(shop.clone()),
+        secrets: dereference::secret_references(backup)
+            .into_iter()
+            .map(|reference| (reference.name, Some(Default::default())))
+            .collect(),
+        ..dereference::Found::default()
+    };
+    let validated = validate::validate(backup, namespace, found)?;
+    Ok(desired::desired(&validated, &shop.spec.version).objects())
+}

@@ -1,0 +1,101 @@
+//! Reconciles a `Shop` as a staged pipeline, one module per stage:
+//! [`dereference`] (read what the spec names and what exists) → [`validate`] (a
+//! [`ValidatedShop`](validate::ValidatedShop), or a typed reason nothing can be done) →
+//! [`desired`] (pure build of every object) → [`apply`] (server-side apply in a fixed order) →
+//! [`status`] (conditions, Events). A stage's error stops the pass and is shown on the Shop as
+//! `Ready=False` with a reason, a message and `observedGeneration`, plus a Warning Event.
+
+pub mod apply;
+pub mod dereference;
+pub mod desired;
+pub mod status;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+
+use crate::conditions::{ConditionType, Observed};
+use crate::context::Context;
+use crate::crd::Shop;
+use crate::error::{Error, Result};
+use crate::reconcile::dereference::namespace_of;
+use crate::reconcile::status::{report_failure, write_observed};
+
+/// How soon to look again while something is still starting (owned objects' changes also
+/// trigger a reconcile; this is the safety net).
+const PROGRESSING_REQUEUE: Duration = Duration::from_secs(15);
+/// How soon to look again when everything is ready: drift on objects the operator does not watch
+/// and a newly installed ServiceMonitor CRD are noticed within this time.
+const STEADY_REQUEUE: Duration = Duration::from_secs(300);
+
+/// Brings the cluster in line with one Shop.
+pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
+    if shop.spec.paused {
+        let paused = [Observed::no(
+            ConditionType::Ready,
+            "Paused",
+            "spec.paused is true: nothing is changed",
+        )];
+        let status = shop.status.clone().unwrap_or_default();
+        write_observed(&ctx, &*shop, status, &paused).await?;
+        return Ok(Action::await_change());
+    }
+    match run(&shop, &ctx).await {
+        Ok(ready) => Ok(Action::requeue(if ready {
+            STEADY_REQUEUE
+        } else {
+            PROGRESSING_REQUEUE
+        })),
+        Err(error) => {
+            report_failure(&ctx, &*shop, status::failure_conditions(&error), &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// One pass through the stages; returns whether the Shop is ready.
+async fn run(shop: &Shop, ctx: &Context) -> Result<bool> {
+    let namespace = namespace_of(shop)?;
+    let found = dereference::dereference(&ctx.client, shop, &namespace).await?;
+    let validated = validate::validate(shop, namespace, found)?;
+    let desired = desired::desired(&validated, &*ctx.new_secret);
+    let applied = apply::apply_all(ctx, &validated, &desired).await?;
+
+    let observed = status::observe(&validated, &desired, &applied);
+    status::publish_events(ctx, &validated, &desired, &applied).await;
+    let mut next = shop.status.clone().unwrap_or_default();
+    next.running_version = desired.serving_version.clone();
+    next.endpoints = Some(status::endpoints(&validated));
+    let ready = observed
+        .iter()
+        .any(|condition| condition.type_ == ConditionType::Ready && condition.status);
+    write_observed(ctx, shop, next, &observed).await?;
+    Ok(ready)
+}
+
+/// Every object the operator would apply for `shop` on an empty cluster where the CRDs exist,
+/// over the passes that take it to Ready: the migration Job of `spec.version`, and everything
+/// that runs once it succeeded. What `shop-operator render` prints; generated credentials are
+/// placeholders, and the Secrets the spec names are taken to exist.
+pub fn render(shop: &Shop) -> std::result::Result<Vec<serde_json::Value>, Error> {
+    let validated = validate::ValidatedShop {
+        shop,
+        name: kube::ResourceExt::name_any(shop),
+        namespace: namespace_of(shop)?,
+        running_version: Some(shop.spec.version.clone()),
+        found: dereference::Found::empty_cluster(shop),
+    };
+    let placeholder = || "generated-when-applied".to_owned();
+    let mut objects = desired::desired(&validated, &placeholder).objects();
+    let job = desired::migration_job(shop, &shop.spec.version);
+    let job = serde_json::to_value(job).map_err(crate::error::ApplyError::from)?;
+    // The Job runs before the API: print it where it is applied.
+    let api_at = objects
+        .iter()
+        .position(|object| object["kind"] == "Deployment")
+        .unwrap_or(objects.len());
+    objects.insert(api_at, job);
+    Ok(objects)
+}

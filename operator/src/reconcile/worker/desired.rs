@@ -1,0 +1,70 @@
+//! Build: the pool's objects at a version, decided from the validated Worker alone (pure).
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+
+use super::validate::ValidatedWorker;
+use crate::build::service_monitor::ServiceMonitor;
+use crate::build::worker as build;
+
+/// The objects of one Worker's pool.
+#[derive(Debug, Clone)]
+pub struct DesiredWorker {
+    /// `shop-workers --only TYPE` at the Shop's running version.
+    pub deployment: Deployment,
+    /// Its metrics Service.
+    pub service: Service,
+    /// Its autoscaler; `None` deletes the operator's.
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    /// Its ServiceMonitor.
+    pub service_monitor: Monitoring,
+}
+
+/// The pool's ServiceMonitor.
+#[derive(Debug, Clone)]
+pub enum Monitoring {
+    /// The Shop does not ask for one: delete the operator's.
+    Absent,
+    /// Asked for, but the Prometheus Operator's CRD is not installed.
+    CrdMissing,
+    /// Apply it.
+    Apply(Box<ServiceMonitor>),
+}
+
+/// Decides the pool's objects at `version`.
+pub fn desired(validated: &ValidatedWorker<'_>, version: &str) -> DesiredWorker {
+    let worker = validated.worker;
+    let shop = &validated.shop;
+    let service_monitor = if !shop.spec.monitoring.service_monitor {
+        Monitoring::Absent
+    } else if validated.found.service_monitor_crd {
+        Monitoring::Apply(Box::new(build::worker_service_monitor(worker, shop)))
+    } else {
+        Monitoring::CrdMissing
+    };
+    DesiredWorker {
+        deployment: build::worker_deployment(worker, shop, version),
+        service: build::worker_service(worker, shop),
+        hpa: build::worker_hpa(worker),
+        service_monitor,
+    }
+}
+
+impl DesiredWorker {
+    /// Every object applied, as JSON, in order: what `shop-operator render` prints.
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        let mut objects = vec![
+            serde_json::to_value(&self.deployment),
+            serde_json::to_value(&self.service),
+        ];
+        if let Some(hpa) = &self.hpa {
+            objects.push(serde_json::to_value(hpa));
+        }
+        if let Monitoring::Apply(monitor) = &self.service_monitor {
+            objects.push(serde_json::to_value(monitor.as_ref()));
+        }
+        // Typed Kubernetes objects always serialise.
+        objects.into_iter().filter_map(Result::ok).collect()
+    }
+}
