@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::error::{Error, Result};
+use crate::error::{ApplyError, StatusError};
 use crate::labels::MANAGER;
 
 /// A namespaced Kubernetes object type the operator manages.
@@ -66,15 +66,36 @@ pub enum Outcome {
     Unchanged,
 }
 
+/// What an apply stage returns.
+type Result<T, E = ApplyError> = std::result::Result<T, E>;
+
+/// Wraps a client error with what was being done to which object.
+fn failed<K: Resource<DynamicType = ()>>(
+    verb: &'static str,
+    name: &str,
+) -> impl FnOnce(kube::Error) -> ApplyError {
+    let name = name.to_owned();
+    move |source| ApplyError::Request {
+        verb,
+        kind: K::kind(&()).into_owned(),
+        name,
+        source: Box::new(source),
+    }
+}
+
 /// Ensures `desired` exists with every field it sets, returning the live object afterwards.
 pub async fn apply<K: Managed>(client: &Client, desired: &K) -> Result<(K, Outcome)> {
-    let namespace =
-        desired.meta().namespace.as_deref().ok_or_else(|| {
-            Error::Apply(crate::error::ApplyError::NoNamespace(desired.name_any()))
-        })?;
+    let namespace = desired
+        .meta()
+        .namespace
+        .as_deref()
+        .ok_or_else(|| ApplyError::NoNamespace(desired.name_any()))?;
     let name = desired.name_any();
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let live = api.get_opt(&name).await?;
+    let live = api
+        .get_opt(&name)
+        .await
+        .map_err(failed::<K>("read", &name))?;
     let outcome = match &live {
         Some(live)
             if up_to_date(
@@ -88,7 +109,10 @@ pub async fn apply<K: Managed>(client: &Client, desired: &K) -> Result<(K, Outco
         None => Outcome::Created,
     };
     let params = PatchParams::apply(MANAGER).force();
-    let applied = api.patch(&name, &params, &Patch::Apply(desired)).await?;
+    let applied = api
+        .patch(&name, &params, &Patch::Apply(desired))
+        .await
+        .map_err(failed::<K>("apply", &name))?;
     Ok((applied, outcome))
 }
 
@@ -116,7 +140,7 @@ pub async fn hand_over_replicas(client: &Client, live: &Deployment) -> Result<bo
         .metadata
         .namespace
         .as_deref()
-        .ok_or_else(|| Error::Apply(crate::error::ApplyError::NoNamespace(live.name_any())))?;
+        .ok_or_else(|| ApplyError::NoNamespace(live.name_any()))?;
     let name = live.name_any();
     let replicas_only = json!({
         "apiVersion": "apps/v1",
@@ -132,7 +156,8 @@ pub async fn hand_over_replicas(client: &Client, live: &Deployment) -> Result<bo
             &PatchParams::apply(HANDOVER_MANAGER),
             &Patch::Apply(&replicas_only),
         )
-        .await?;
+        .await
+        .map_err(failed::<Deployment>("hand over the replicas of", &name))?;
     Ok(true)
 }
 
@@ -145,7 +170,7 @@ pub async fn delete_owned<K: Managed>(
     owner_uid: &str,
 ) -> Result<bool> {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let Some(live) = api.get_opt(name).await? else {
+    let Some(live) = api.get_opt(name).await.map_err(failed::<K>("read", name))? else {
         return Ok(false);
     };
     let ours = live
@@ -159,7 +184,9 @@ pub async fn delete_owned<K: Managed>(
         propagation_policy: Some(PropagationPolicy::Background),
         ..DeleteParams::default()
     };
-    api.delete(name, &params).await?;
+    api.delete(name, &params)
+        .await
+        .map_err(failed::<K>("delete", name))?;
     Ok(true)
 }
 
@@ -170,7 +197,7 @@ pub async fn write_status<K: Managed, S: PartialEq + Serialize>(
     object: &K,
     previous: Option<&S>,
     status: &S,
-) -> Result<()> {
+) -> Result<(), StatusError> {
     if previous == Some(status) {
         return Ok(());
     }
@@ -182,7 +209,11 @@ pub async fn write_status<K: Managed, S: PartialEq + Serialize>(
         &PatchParams::apply(MANAGER),
         &Patch::Merge(&patch),
     )
-    .await?;
+    .await
+    .map_err(|source| StatusError::Write {
+        name: object.name_any(),
+        source: Box::new(source),
+    })?;
     Ok(())
 }
 

@@ -43,9 +43,6 @@ pub enum ApplyError {
         #[source]
         source: Box<kube::Error>,
     },
-    /// A request without a child named (kept for callers that have none at hand).
-    #[error("Kubernetes API request failed: {0}")]
-    Kube(Box<kube::Error>),
     /// A child object could not be encoded or decoded.
     #[error("cannot encode or decode an object: {0}")]
     Serialization(#[from] serde_json::Error),
@@ -57,7 +54,7 @@ pub enum ApplyError {
 impl ApplyError {
     fn kube(&self) -> Option<&kube::Error> {
         match self {
-            Self::Request { source, .. } | Self::Kube(source) => Some(source.as_ref()),
+            Self::Request { source, .. } => Some(source.as_ref()),
             Self::Serialization(_) | Self::NoNamespace(_) => None,
         }
     }
@@ -142,20 +139,6 @@ impl Error {
 
 /// Result of reconcile steps.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Transitional: code that still reports bare client errors (see [`ApplyError::Kube`]).
-impl From<kube::Error> for Error {
-    fn from(error: kube::Error) -> Self {
-        Self::Apply(ApplyError::Kube(Box::new(error)))
-    }
-}
-
-/// Transitional, as above.
-impl From<serde_json::Error> for Error {
-    fn from(error: serde_json::Error) -> Self {
-        Self::Apply(ApplyError::Serialization(error))
-    }
-}
 
 #[cfg(test)]
 mod tests {

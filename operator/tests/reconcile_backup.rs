@@ -121,6 +121,32 @@ async fn a_scheduled_backup_becomes_a_cron_job_on_its_own_claim() {
         Vec::<String>::new(),
         "a second pass writes nothing"
     );
+
+    // Someone grows the claim by hand: the operator leaves it be (re-applying 5Gi would be a
+    // shrink, which the API server refuses).
+    let claim = names::backup_claim("nightly");
+    cluster
+        .api::<PersistentVolumeClaim>()
+        .patch(
+            &claim,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                json!({"spec": {"resources": {"requests": {"storage": "8Gi"}}}}),
+            ),
+        )
+        .await
+        .expect("grow the claim");
+    cluster.take_writes();
+    let backup = pass(&cluster, &ctx).await;
+    assert_eq!(cluster.take_writes(), Vec::<String>::new());
+    assert_eq!(condition(&backup, "Ready").0, "True");
+    let grown: PersistentVolumeClaim = cluster.get(&claim).await.expect("claim");
+    let storage = grown
+        .spec
+        .and_then(|spec| spec.resources)
+        .and_then(|resources| resources.requests)
+        .and_then(|requests| requests.get("storage").cloned());
+    assert_eq!(storage.map(|quantity| quantity.0), Some("8Gi".to_owned()));
 }
 
 #[tokio::test]

@@ -224,3 +224,52 @@ async fn events_name_every_generated_secret_and_tell_an_install_from_an_upgrade(
         .collect();
     assert_eq!(upgraded, ["version 1.1.0 replaces 1.0.0"]);
 }
+
+#[tokio::test]
+async fn invoices_on_a_claim_that_does_not_exist_are_reported_before_pods_would_hang() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    cluster
+        .create::<Shop>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
+            "metadata": {"name": "demo", "namespace": NAMESPACE},
+            "spec": {"version": "1.0.0",
+                     "invoices": {"storage": {"volume": {"claimName": "invoices"}}}},
+        }))
+        .await;
+    let (result, shop) = pass(&cluster, &ctx, "demo").await;
+    assert_eq!(
+        result.expect_err("no claim").metric_label(),
+        "missing_claim"
+    );
+    let ready = condition(&shop, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ClaimMissing")
+    );
+    assert!(
+        ready.message.contains("invoices")
+            && ready
+                .message
+                .contains("spec.invoices.storage.volume.claimName"),
+        "{}",
+        ready.message
+    );
+    assert!(
+        cluster.get::<StatefulSet>("demo-postgres").await.is_none(),
+        "nothing applied"
+    );
+
+    cluster
+        .create::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "invoices", "namespace": NAMESPACE},
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}},
+        }))
+        .await;
+    pass(&cluster, &ctx, "demo")
+        .await
+        .0
+        .expect("the claim exists now");
+    assert!(cluster.get::<StatefulSet>("demo-postgres").await.is_some());
+}

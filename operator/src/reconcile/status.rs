@@ -77,7 +77,7 @@ pub async fn write_observed<K: WithStatus>(
     let generation = object.meta().generation;
     let merged = conditions::merge(status.conditions(), observed, generation, Timestamp::now());
     status.set_conditions(merged, generation);
-    write_status(&ctx.client, object, object.status(), &status).await
+    Ok(write_status(&ctx.client, object, object.status(), &status).await?)
 }
 
 /// Shows a failed pass on the resource: `Ready=False` with the error's reason and message (plus

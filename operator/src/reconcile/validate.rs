@@ -44,6 +44,14 @@ pub enum ValidationError {
     /// Secrets the spec names do not exist or lack the key it reads.
     #[error("missing {}", join(.0))]
     MissingSecrets(Vec<MissingSecret>),
+    /// A PersistentVolumeClaim the spec names does not exist (its pods would stay Pending).
+    #[error("PersistentVolumeClaim {name} ({field}) does not exist")]
+    ClaimNotFound {
+        /// Where the spec names it.
+        field: String,
+        /// Its name.
+        name: String,
+    },
     /// The Shop that `spec.shopRef` names does not exist.
     #[error("Shop {name} (spec.shopRef) does not exist")]
     ShopNotFound {
@@ -73,6 +81,7 @@ impl ValidationError {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Self::MissingSecrets(_) => "missing_secret",
+            Self::ClaimNotFound { .. } => "missing_claim",
             Self::ShopNotFound { .. } => "shop_not_found",
             Self::InvalidSchedule { .. } => "invalid_schedule",
             Self::SettingMissing { .. } => "setting_missing",
@@ -83,6 +92,7 @@ impl ValidationError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::MissingSecrets(_) => "SecretMissing",
+            Self::ClaimNotFound { .. } => "ClaimMissing",
             Self::ShopNotFound { .. } => "ShopNotFound",
             Self::InvalidSchedule { .. } => "InvalidSchedule",
             Self::SettingMissing { .. } => "SettingMissing",

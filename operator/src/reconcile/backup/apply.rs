@@ -31,7 +31,9 @@ pub async fn apply_all(
     let backup = validated.backup;
     let namespace = &validated.namespace;
     let uid = backup.uid().unwrap_or_default();
-    if let Some(claim) = &desired.claim {
+    // The claim is created once: re-applying it would undo a size someone grew it to by hand
+    // (a shrink, which the API server refuses), and its spec is immutable in the Backup anyway.
+    if let (Some(claim), false) = (&desired.claim, validated.found.claim_exists) {
         apply(client, claim).await?;
     }
     match &desired.runs {

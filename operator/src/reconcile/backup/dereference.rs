@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::{Client, ResourceExt};
 
 use crate::build::backup as build;
@@ -22,6 +22,8 @@ pub struct Found {
     pub secrets: BTreeMap<String, Option<Secret>>,
     /// The Job of this generation (a one-off Backup), when it exists.
     pub job: Option<Job>,
+    /// Whether the claim the operator creates for the Backup (`storage.pvc.size`) exists.
+    pub claim_exists: bool,
     /// Every run of this Backup.
     pub runs: Runs,
 }
@@ -68,10 +70,17 @@ pub async fn dereference(
     } else {
         None
     };
+    let claim_exists = match build::backup_claim(backup) {
+        Some(claim) => get::<PersistentVolumeClaim>(client, namespace, &claim.name_any())
+            .await?
+            .is_some(),
+        None => false,
+    };
     Ok(Found {
         shop,
         secrets,
         job,
+        claim_exists,
         runs: runs(client, backup, namespace).await?,
     })
 }

@@ -128,7 +128,7 @@ async fn delete<K: Managed>(
     name: &str,
 ) -> Result<bool> {
     let uid = validated.shop.uid().unwrap_or_default();
-    delete_owned::<K>(&ctx.client, &validated.namespace, name, &uid).await
+    Ok(delete_owned::<K>(&ctx.client, &validated.namespace, name, &uid).await?)
 }
 
 /// With autoscaling the desired Deployment has no `spec.replicas`: hand the live count over

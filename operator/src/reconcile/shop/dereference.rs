@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client, ResourceExt};
 
@@ -33,6 +33,8 @@ pub struct Found {
     /// Whether the Prometheus Operator's ServiceMonitor CRD is installed (read only when the
     /// Shop asks for a ServiceMonitor).
     pub service_monitor_crd: bool,
+    /// Whether the claim of `spec.invoices.storage.volume` exists (true when none is named).
+    pub invoice_claim: bool,
 }
 
 /// A managed backend's objects as they exist.
@@ -63,6 +65,7 @@ impl Found {
                 })
                 .collect(),
             service_monitor_crd: true,
+            invoice_claim: true,
             ..Self::default()
         }
     }
@@ -109,6 +112,17 @@ pub fn secret_references(shop: &Shop) -> Vec<SecretReference> {
         });
     }
     references
+}
+
+/// The claim the invoices are stored on, when the Shop names one.
+pub fn invoice_claim_name(shop: &Shop) -> Option<&str> {
+    shop.spec
+        .invoices
+        .storage
+        .as_ref()?
+        .volume
+        .as_ref()
+        .map(|volume| volume.claim_name.as_str())
 }
 
 /// The field of the Shop spec that holds `backend`.
@@ -168,6 +182,12 @@ pub async fn dereference(
     } else {
         false
     };
+    let invoice_claim = match invoice_claim_name(shop) {
+        Some(claim) => get::<PersistentVolumeClaim>(client, namespace, claim)
+            .await?
+            .is_some(),
+        None => true,
+    };
     Ok(Found {
         secrets,
         credentials,
@@ -175,5 +195,6 @@ pub async fn dereference(
         migration_job,
         api_deployment,
         service_monitor_crd,
+        invoice_claim,
     })
 }

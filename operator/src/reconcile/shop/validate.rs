@@ -3,7 +3,7 @@
 
 use kube::ResourceExt;
 
-use super::dereference::{Found, secret_references};
+use super::dereference::{Found, invoice_claim_name, secret_references};
 use crate::crd::Shop;
 use crate::reconcile::validate::{ValidationError, missing_secrets};
 
@@ -38,6 +38,12 @@ pub fn validate<'a>(
     let missing = missing_secrets(&secret_references(shop), &found.secrets);
     if !missing.is_empty() {
         return Err(ValidationError::MissingSecrets(missing));
+    }
+    if let (false, Some(claim)) = (found.invoice_claim, invoice_claim_name(shop)) {
+        return Err(ValidationError::ClaimNotFound {
+            field: "spec.invoices.storage.volume.claimName".to_owned(),
+            name: claim.to_owned(),
+        });
     }
     Ok(ValidatedShop {
         shop,
