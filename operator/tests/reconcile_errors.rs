@@ -7,8 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{FakeCluster, NAMESPACE};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use common::{FakeCluster, NAMESPACE, shops};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -17,7 +17,7 @@ use serde_json::json;
 use shop_operator::context::Context;
 use shop_operator::crd::Shop;
 use shop_operator::error::Error;
-use shop_operator::names::{self, Backend};
+use shop_operator::names;
 use shop_operator::reconcile::shop::reconcile;
 
 async fn create_shop(cluster: &FakeCluster, name: &str) {
@@ -54,42 +54,6 @@ async fn events(cluster: &FakeCluster) -> Vec<Event> {
         .items
 }
 
-/// Takes the Shop `demo` to Ready as the cluster's controllers would.
-async fn drive_to_ready(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
-    pass(cluster, ctx, "demo").await.0.expect("first pass");
-    for backend in Backend::ALL {
-        cluster
-            .set_status::<StatefulSet>(
-                &names::backend("demo", backend),
-                json!({"replicas": 1, "readyReplicas": 1}),
-            )
-            .await;
-    }
-    pass(cluster, ctx, "demo")
-        .await
-        .0
-        .expect("migration starts");
-    cluster
-        .set_status::<Job>(
-            &names::migration_job("demo", "1.0.0"),
-            json!({"conditions": [{"type": "Complete", "status": "True"}]}),
-        )
-        .await;
-    pass(cluster, ctx, "demo").await.0.expect("the API starts");
-    let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
-    cluster
-        .set_status::<Deployment>(
-            "demo-api",
-            json!({"observedGeneration": deployment.metadata.generation, "replicas": 2,
-                   "updatedReplicas": 2, "availableReplicas": 2, "readyReplicas": 2}),
-        )
-        .await;
-    let (result, shop) = pass(cluster, ctx, "demo").await;
-    result.expect("ready pass");
-    assert_eq!(condition(&shop, "Ready").status, "True");
-    shop
-}
-
 #[tokio::test]
 async fn an_apply_the_api_server_refuses_shows_as_ready_false_with_a_warning_event() {
     // The CRD refuses such a name (CEL), but a Shop created before that rule existed still has
@@ -120,8 +84,8 @@ async fn an_apply_the_api_server_refuses_shows_as_ready_false_with_a_warning_eve
 async fn a_ready_shop_that_loses_a_secret_turns_unready_and_keeps_its_other_conditions() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
-    create_shop(&cluster, "demo").await;
-    drive_to_ready(&cluster, &ctx).await;
+    shops::create_shop(&cluster, json!({"version": "1.0.0"})).await;
+    shops::drive_to_ready(&cluster, &ctx).await;
     cluster
         .api::<Shop>()
         .patch(
@@ -167,8 +131,8 @@ async fn a_ready_shop_that_loses_a_secret_turns_unready_and_keeps_its_other_cond
 async fn events_name_every_generated_secret_and_tell_an_install_from_an_upgrade() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
-    create_shop(&cluster, "demo").await;
-    drive_to_ready(&cluster, &ctx).await;
+    shops::create_shop(&cluster, json!({"version": "1.0.0"})).await;
+    shops::drive_to_ready(&cluster, &ctx).await;
     let all = events(&cluster).await;
     let notes = |reason: &str| -> Vec<String> {
         all.iter()

@@ -5,77 +5,15 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{FakeCluster, NAMESPACE};
+use common::FakeCluster;
+use common::shops::{create_shop, drive_to_ready, shop_pass};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use shop_operator::context::Context;
 use shop_operator::crd::Shop;
 use shop_operator::names::{self, Backend};
-use shop_operator::reconcile::shop::reconcile;
-
-async fn pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
-    let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
-    reconcile(Arc::new(shop), ctx.clone())
-        .await
-        .expect("reconcile succeeds");
-    cluster.get("demo").await.expect("the Shop exists")
-}
-
-async fn create_shop(cluster: &FakeCluster, spec: Value) {
-    cluster
-        .create::<Shop>(json!({
-            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
-            "metadata": {"name": "demo", "namespace": NAMESPACE},
-            "spec": spec,
-        }))
-        .await;
-}
-
-/// Drives a new Shop to Ready as the cluster's controllers would (StatefulSets ready, migration
-/// complete, Deployment available).
-async fn drive_to_ready(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
-    pass(cluster, ctx).await;
-    for backend in Backend::ALL {
-        let name = names::backend("demo", backend);
-        if cluster.get::<StatefulSet>(&name).await.is_some() {
-            cluster
-                .set_status::<StatefulSet>(&name, json!({"replicas": 1, "readyReplicas": 1}))
-                .await;
-        }
-    }
-    pass(cluster, ctx).await;
-    cluster
-        .set_status::<Job>(
-            &names::migration_job("demo", "1.0.0"),
-            json!({"conditions": [{"type": "Complete", "status": "True"}]}),
-        )
-        .await;
-    pass(cluster, ctx).await;
-    let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
-    let replicas = deployment.spec.as_ref().and_then(|spec| spec.replicas);
-    cluster
-        .set_status::<Deployment>(
-            "demo-api",
-            json!({"observedGeneration": deployment.metadata.generation, "replicas": replicas,
-                   "updatedReplicas": replicas, "readyReplicas": replicas,
-                   "availableReplicas": replicas}),
-        )
-        .await;
-    let shop = pass(cluster, ctx).await;
-    let ready = shop
-        .status
-        .as_ref()
-        .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
-        .map(|ready| ready.status.clone());
-    assert_eq!(ready.as_deref(), Some("True"), "{:?}", shop.status);
-    shop
-}
 
 fn secret_data(secret: &Secret) -> Vec<(String, Vec<u8>)> {
     secret
@@ -117,7 +55,7 @@ async fn a_shop_deleted_and_created_again_keeps_the_credentials_its_data_was_cre
     // Another operator run: secrets it generated would differ from the first run's.
     let ctx = cluster.context_generating("second-run");
     create_shop(&cluster, json!({"version": "1.0.0"})).await;
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     for (name, before) in kept.iter().zip(before) {
         let secret: Secret = cluster
             .get(name)
@@ -188,7 +126,7 @@ async fn settings_removed_from_the_shop_are_removed_from_its_children() {
         )
         .await
         .expect("remove the settings");
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
 
     let config: ConfigMap = cluster.get("demo-config").await.expect("ConfigMap");
     assert!(
@@ -221,6 +159,6 @@ async fn settings_removed_from_the_shop_are_removed_from_its_children() {
 
     // And once everything is in place, a pass writes nothing, defaults and all.
     cluster.take_writes();
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     assert_eq!(cluster.take_writes(), Vec::<String>::new());
 }

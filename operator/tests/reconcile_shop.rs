@@ -5,6 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
+use common::shops::{
+    api_becomes_available, backends_become_ready, create_shop, drive_to_ready, migration_finishes,
+    shop_pass,
+};
 use common::{FakeCluster, NAMESPACE};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -13,21 +17,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use shop_operator::build::service_monitor::ServiceMonitor;
 use shop_operator::crd::Shop;
 use shop_operator::names::{self, Backend};
 use shop_operator::reconcile::shop::reconcile;
-
-async fn pass(cluster: &FakeCluster, ctx: &Arc<shop_operator::context::Context>) -> Shop {
-    let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
-    let _: Action = reconcile(Arc::new(shop), ctx.clone())
-        .await
-        .expect("reconcile succeeds");
-    cluster.get("demo").await.expect("the Shop exists")
-}
 
 fn condition(shop: &Shop, type_: &str) -> (String, String) {
     let found = shop
@@ -42,49 +37,6 @@ fn is(status: &str, reason: &str) -> (String, String) {
     (status.to_owned(), reason.to_owned())
 }
 
-async fn backends_become_ready(cluster: &FakeCluster) {
-    for backend in Backend::ALL {
-        let name = names::backend("demo", backend);
-        if cluster.get::<StatefulSet>(&name).await.is_some() {
-            cluster
-                .set_status::<StatefulSet>(&name, json!({"replicas": 1, "readyReplicas": 1}))
-                .await;
-        }
-    }
-}
-
-async fn job_finishes(cluster: &FakeCluster, version: &str, outcome: &str) {
-    let name = names::migration_job("demo", version);
-    cluster
-        .set_status::<Job>(
-            &name,
-            json!({"conditions": [{"type": outcome, "status": "True"}], "startTime": "2026-11-29T10:00:00Z"}),
-        )
-        .await;
-}
-
-async fn api_becomes_available(cluster: &FakeCluster) {
-    let deployment: Deployment = cluster
-        .get("demo-api")
-        .await
-        .expect("the API Deployment exists");
-    let replicas = deployment
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.replicas)
-        .unwrap_or(1);
-    cluster
-        .set_status::<Deployment>(
-            "demo-api",
-            json!({
-                "observedGeneration": deployment.metadata.generation,
-                "replicas": replicas, "updatedReplicas": replicas,
-                "readyReplicas": replicas, "availableReplicas": replicas,
-            }),
-        )
-        .await;
-}
-
 fn api_image(deployment: &Deployment) -> String {
     deployment
         .spec
@@ -97,22 +49,10 @@ fn api_image(deployment: &Deployment) -> String {
         .expect("image")
 }
 
-/// Takes a minimal Shop all the way to Ready, checking each step.
+/// Takes a minimal Shop all the way to Ready.
 async fn ready_shop(cluster: &FakeCluster, ctx: &Arc<shop_operator::context::Context>) -> Shop {
-    cluster
-        .create::<Shop>(json!({
-            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
-            "metadata": {"name": "demo", "namespace": NAMESPACE},
-            "spec": {"version": "1.0.0"},
-        }))
-        .await;
-    pass(cluster, ctx).await;
-    backends_become_ready(cluster).await;
-    pass(cluster, ctx).await;
-    job_finishes(cluster, "1.0.0", "Complete").await;
-    pass(cluster, ctx).await;
-    api_becomes_available(cluster).await;
-    pass(cluster, ctx).await
+    create_shop(cluster, json!({"version": "1.0.0"})).await;
+    drive_to_ready(cluster, ctx).await
 }
 
 #[tokio::test]
@@ -127,7 +67,7 @@ async fn a_new_shop_gets_its_backends_first_with_owner_references_and_labels_but
             "spec": {"version": "1.0.0"},
         }))
         .await;
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     let uid = shop.uid().expect("uid");
 
     let config: ConfigMap = cluster.get("demo-config").await.expect("ConfigMap");
@@ -224,10 +164,10 @@ async fn the_api_starts_only_after_the_first_migration_succeeded() {
             "spec": {"version": "1.0.0"},
         }))
         .await;
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     backends_become_ready(&cluster).await;
 
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     let job: Job = cluster
         .get(&names::migration_job("demo", "1.0.0"))
         .await
@@ -245,8 +185,8 @@ async fn the_api_starts_only_after_the_first_migration_succeeded() {
         "no API before the migration"
     );
 
-    job_finishes(&cluster, "1.0.0", "Complete").await;
-    let shop = pass(&cluster, &ctx).await;
+    migration_finishes(&cluster, "1.0.0", "Complete").await;
+    let shop = shop_pass(&cluster, &ctx).await;
     let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
     assert_eq!(
         api_image(&deployment),
@@ -277,7 +217,7 @@ async fn the_api_starts_only_after_the_first_migration_succeeded() {
     }
 
     api_becomes_available(&cluster).await;
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(condition(&shop, "ApiReady"), is("True", "Available"));
     assert_eq!(condition(&shop, "Ready"), is("True", "Ready"));
 }
@@ -288,7 +228,7 @@ async fn a_second_pass_with_nothing_changed_writes_nothing() {
     let ctx = cluster.context();
     ready_shop(&cluster, &ctx).await;
     cluster.take_writes();
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     assert_eq!(cluster.take_writes(), Vec::<String>::new());
 }
 
@@ -307,7 +247,7 @@ async fn an_upgrade_migrates_first_and_a_failed_migration_keeps_the_old_version_
         )
         .await
         .expect("edit the Shop");
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert!(
         cluster
             .get::<Job>(&names::migration_job("demo", "1.1.0"))
@@ -326,8 +266,8 @@ async fn an_upgrade_migrates_first_and_a_failed_migration_keeps_the_old_version_
         shop.metadata.generation
     );
 
-    job_finishes(&cluster, "1.1.0", "Failed").await;
-    let shop = pass(&cluster, &ctx).await;
+    migration_finishes(&cluster, "1.1.0", "Failed").await;
+    let shop = shop_pass(&cluster, &ctx).await;
     let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
     assert_eq!(
         api_image(&deployment),
@@ -357,9 +297,9 @@ async fn an_upgrade_migrates_first_and_a_failed_migration_keeps_the_old_version_
         )
         .await
         .expect("delete the failed Job");
-    pass(&cluster, &ctx).await;
-    job_finishes(&cluster, "1.1.0", "Complete").await;
-    let shop = pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
+    migration_finishes(&cluster, "1.1.0", "Complete").await;
+    let shop = shop_pass(&cluster, &ctx).await;
     let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
     assert_eq!(
         api_image(&deployment),
@@ -397,7 +337,7 @@ async fn a_deleted_or_edited_child_is_restored_and_generated_credentials_are_kep
         .await
         .expect("drift");
     cluster.take_writes();
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
 
     assert!(
         cluster.get::<Service>("demo-api").await.is_some(),
@@ -458,7 +398,7 @@ async fn an_external_database_runs_no_postgres_and_a_missing_secret_blocks_the_m
             "stringData": {"url": "postgres://shop:pw@db.example.com:5432/shop"},
         }))
         .await;
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert!(
         cluster.get::<StatefulSet>("demo-redis").await.is_some(),
         "Redis is still managed"
@@ -502,7 +442,7 @@ async fn a_service_monitor_appears_once_its_crd_is_installed() {
         )
         .await
         .expect("ask for monitoring");
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(
         condition(&shop, "MonitoringReady"),
         is("False", "CrdMissing")
@@ -521,7 +461,7 @@ async fn a_service_monitor_appears_once_its_crd_is_installed() {
     );
 
     cluster.install_service_monitor_crd().await;
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(
         condition(&shop, "MonitoringReady"),
         is("True", "ServiceMonitorCreated")
@@ -541,7 +481,7 @@ async fn autoscaling_replaces_the_fixed_replica_count_and_is_removed_when_turned
         .patch("demo", &PatchParams::default(), &Patch::Merge(autoscale))
         .await
         .expect("turn autoscaling on");
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     let hpa: HorizontalPodAutoscaler = cluster.get("demo-api").await.expect("HPA");
     assert_eq!(hpa.spec.as_ref().map(|spec| spec.max_replicas), Some(6));
     // The replica count is handed over as it is, not dropped (which would mean 1 replica).
@@ -557,7 +497,7 @@ async fn autoscaling_replaces_the_fixed_replica_count_and_is_removed_when_turned
         )
         .await
         .expect("turn autoscaling off");
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     assert!(
         cluster
             .get::<HorizontalPodAutoscaler>("demo-api")
@@ -581,7 +521,7 @@ async fn a_paused_shop_is_left_alone() {
         .await
         .expect("pause");
     cluster.take_writes();
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(
         cluster.take_writes(),
         vec!["patch-status demo".to_owned()],
@@ -609,9 +549,9 @@ async fn a_failed_migration_is_replaced_once_the_shop_is_corrected() {
         .patch("demo", &PatchParams::default(), &Patch::Merge(upgrade))
         .await
         .expect("upgrade with a wrong image");
-    pass(&cluster, &ctx).await;
-    job_finishes(&cluster, "1.1.0", "Failed").await;
-    let shop = pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
+    migration_finishes(&cluster, "1.1.0", "Failed").await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(condition(&shop, "Migrated"), is("False", "MigrationFailed"));
 
     // Fixing the image cannot patch the failed Job (its template is immutable): it is replaced.
@@ -621,7 +561,7 @@ async fn a_failed_migration_is_replaced_once_the_shop_is_corrected() {
         .patch("demo", &PatchParams::default(), &Patch::Merge(fix))
         .await
         .expect("fix the image");
-    let shop = pass(&cluster, &ctx).await;
+    let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(condition(&shop, "Migrated"), is("False", "Retrying"));
     assert!(
         cluster
@@ -629,7 +569,7 @@ async fn a_failed_migration_is_replaced_once_the_shop_is_corrected() {
             .await
             .is_none()
     );
-    pass(&cluster, &ctx).await;
+    shop_pass(&cluster, &ctx).await;
     let job: Job = cluster
         .get(&names::migration_job("demo", "1.1.0"))
         .await

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod dereference;
+pub mod monitoring;
 pub mod observe;
 pub mod shop;
 pub mod status;

@@ -7,6 +7,8 @@ use std::fmt;
 
 use k8s_openapi::api::core::v1::Secret;
 
+use crate::crd::Shop;
+
 /// A Secret (or one key of it) that a spec names and that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingSecret {
@@ -103,6 +105,44 @@ impl ValidationError {
     /// beside it).
     pub fn needs_a_spec_change(&self) -> bool {
         matches!(self, Self::InvalidSchedule { .. })
+    }
+}
+
+/// Whether a Worker or Backup can run against its Shop in this pass. A Shop that is paused or not
+/// migrated yet is no error: the resource waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// The Shop is not ready for it; nothing is applied.
+    Wait {
+        /// CamelCase reason for `Ready=False`.
+        reason: &'static str,
+        /// What the resource waits for.
+        message: String,
+    },
+    /// Run at the Shop's running version.
+    Run {
+        /// `status.runningVersion` of the Shop.
+        version: String,
+    },
+}
+
+impl Plan {
+    /// The plan against `shop`; `paused_blocks`: whether a paused Shop holds the resource back.
+    pub fn against(shop: &Shop, paused_blocks: bool) -> Self {
+        let name = shop.metadata.name.as_deref().unwrap_or_default();
+        if paused_blocks && shop.spec.paused {
+            return Self::Wait {
+                reason: "ShopPaused",
+                message: format!("Shop {name} is paused"),
+            };
+        }
+        match shop.status.as_ref().and_then(|s| s.running_version.clone()) {
+            None => Self::Wait {
+                reason: "WaitingForShop",
+                message: format!("Shop {name} has not finished its first migration"),
+            },
+            Some(version) => Self::Run { version },
+        }
     }
 }
 

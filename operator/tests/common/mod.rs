@@ -24,6 +24,7 @@ mod defaults;
 pub mod field_set;
 mod kinds;
 pub mod objects;
+pub mod shops;
 pub mod validation;
 mod wire;
 

@@ -19,7 +19,7 @@ use crate::crd::Backup;
 use crate::error::Result;
 use crate::reconcile::dereference::namespace_of;
 use crate::reconcile::status::{report_failure, write_observed};
-use validate::Plan;
+use crate::reconcile::validate::Plan;
 
 /// How soon to look again while a run is in progress or the Shop is not ready.
 const WAITING_REQUEUE: Duration = Duration::from_secs(30);

@@ -4,7 +4,7 @@
 use super::dereference::{Found, secret_references};
 use crate::build::backup as build;
 use crate::crd::{Backup, Shop};
-use crate::reconcile::validate::{ValidationError, missing_secrets};
+use crate::reconcile::validate::{Plan, ValidationError, missing_secrets};
 
 /// A Backup whose references resolve.
 #[derive(Debug, Clone)]
@@ -19,23 +19,6 @@ pub struct ValidatedBackup<'a> {
     pub found: Found,
     /// Whether runs can be set up now.
     pub plan: Plan,
-}
-
-/// Whether the Backup's runs are set up in this pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// The Shop is not running yet.
-    Wait {
-        /// CamelCase reason for `Ready=False`.
-        reason: &'static str,
-        /// What the Backup waits for.
-        message: String,
-    },
-    /// Set up the runs with the Shop's running version.
-    Run {
-        /// `status.runningVersion` of the Shop.
-        version: String,
-    },
 }
 
 /// Checks the Backup's schedule and references.
@@ -59,13 +42,8 @@ pub fn validate(
     if !missing.is_empty() {
         return Err(ValidationError::MissingSecrets(missing));
     }
-    let plan = match shop.status.as_ref().and_then(|s| s.running_version.clone()) {
-        None => Plan::Wait {
-            reason: "WaitingForShop",
-            message: format!("Shop {shop_ref} has not finished its first migration"),
-        },
-        Some(version) => Plan::Run { version },
-    };
+    // A paused Shop still serves its data: backups go on.
+    let plan = Plan::against(&shop, false);
     Ok(ValidatedBackup {
         backup,
         namespace,

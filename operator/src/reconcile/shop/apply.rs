@@ -8,13 +8,14 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::ResourceExt;
 
-use super::desired::{DesiredShop, Migration, ServiceMonitorPlan};
+use super::desired::{DesiredShop, Migration};
 use super::validate::ValidatedShop;
 use crate::apply::{Managed, Outcome, apply, delete_owned, hand_over_replicas};
 use crate::build::service_monitor::ServiceMonitor;
 use crate::context::Context;
 use crate::error::Result;
 use crate::names::{self, Backend};
+use crate::reconcile::monitoring;
 use crate::reconcile::observe::JobState;
 
 /// The objects as the API server answered the writes.
@@ -109,14 +110,14 @@ pub async fn apply_all(
     }
 
     match &desired.service_monitor {
-        ServiceMonitorPlan::Apply(monitor) => {
+        monitoring::Plan::Apply(monitor) => {
             apply(client, monitor.as_ref()).await?;
         }
         // Turned off again: remove ours (a 404 when the CRD is not installed is "absent").
-        ServiceMonitorPlan::Absent => {
+        monitoring::Plan::Absent => {
             delete::<ServiceMonitor>(ctx, validated, &names::api(&validated.name)).await?;
         }
-        ServiceMonitorPlan::CrdMissing => {}
+        monitoring::Plan::CrdMissing => {}
     }
     Ok(applied)
 }

@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
 use crate::build::shop as build;
 use crate::crd::Shop;
 use crate::names::{self, Backend};
 use crate::reconcile::dereference::{DereferenceError, get};
+use crate::reconcile::monitoring;
 use crate::reconcile::validate::SecretReference;
 
 /// What the cluster holds for one Shop.
@@ -169,19 +168,8 @@ pub async fn dereference(
     )
     .await?;
     let api_deployment = get::<Deployment>(client, namespace, &names::api(&name)).await?;
-    let service_monitor_crd = if shop.spec.monitoring.service_monitor {
-        Api::<CustomResourceDefinition>::all(client.clone())
-            .get_opt(SERVICE_MONITOR_CRD)
-            .await
-            .map_err(|source| DereferenceError::Read {
-                kind: "CustomResourceDefinition",
-                name: SERVICE_MONITOR_CRD.to_owned(),
-                source: Box::new(source),
-            })?
-            .is_some()
-    } else {
-        false
-    };
+    let service_monitor_crd =
+        monitoring::crd_installed(client, shop.spec.monitoring.service_monitor).await?;
     let invoice_claim = match invoice_claim_name(shop) {
         Some(claim) => get::<PersistentVolumeClaim>(client, namespace, claim)
             .await?

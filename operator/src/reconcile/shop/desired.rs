@@ -15,10 +15,10 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use super::validate::ValidatedShop;
-use crate::build::service_monitor::ServiceMonitor;
 use crate::build::shop as build;
 use crate::crd::Shop;
 use crate::names::{self, Backend};
+use crate::reconcile::monitoring;
 use crate::reconcile::observe::{JobState, job_state};
 
 /// Annotation on a migration Job: a hash of its pod template, to notice a Shop edit that changes
@@ -43,7 +43,7 @@ pub struct DesiredShop {
     /// The API's objects, once a version has been migrated.
     pub api: Option<DesiredApi>,
     /// The API's ServiceMonitor.
-    pub service_monitor: ServiceMonitorPlan,
+    pub service_monitor: monitoring::Plan,
 }
 
 /// A Secret of generated credentials.
@@ -109,17 +109,6 @@ pub struct DesiredApi {
     pub ingress: Option<Ingress>,
 }
 
-/// The API's ServiceMonitor.
-#[derive(Debug, Clone)]
-pub enum ServiceMonitorPlan {
-    /// Not asked for: delete the operator's.
-    Absent,
-    /// Asked for, but the Prometheus Operator's CRD is not installed.
-    CrdMissing,
-    /// Apply it.
-    Apply(Box<ServiceMonitor>),
-}
-
 /// Decides the objects of `validated`; `new_secret` generates credentials that do not exist yet.
 pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -> DesiredShop {
     let shop = validated.shop;
@@ -173,13 +162,11 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         hpa: build::api_hpa(shop),
         ingress: build::api_ingress(shop),
     });
-    let service_monitor = if !shop.spec.monitoring.service_monitor {
-        ServiceMonitorPlan::Absent
-    } else if found.service_monitor_crd {
-        ServiceMonitorPlan::Apply(Box::new(build::api_service_monitor(shop)))
-    } else {
-        ServiceMonitorPlan::CrdMissing
-    };
+    let service_monitor = monitoring::Plan::new(
+        shop.spec.monitoring.service_monitor,
+        found.service_monitor_crd,
+        || build::api_service_monitor(shop),
+    );
     DesiredShop {
         config_map,
         config_hash,
@@ -290,7 +277,7 @@ impl DesiredShop {
                 push(&mut objects, ingress);
             }
         }
-        if let ServiceMonitorPlan::Apply(monitor) = &self.service_monitor {
+        if let monitoring::Plan::Apply(monitor) = &self.service_monitor {
             push(&mut objects, monitor.as_ref());
         }
         objects

@@ -5,9 +5,8 @@ use kube::Resource;
 
 use super::apply::Applied;
 use super::dereference::backend_field;
-use super::desired::{DesiredShop, Migration, ServiceMonitorPlan, ready_replicas};
+use super::desired::{DesiredShop, Migration, ready_replicas};
 use super::validate::ValidatedShop;
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
 use crate::build::shop as build;
 use crate::conditions::{self, ConditionType, Observed};
 use crate::context::Context;
@@ -121,21 +120,7 @@ pub fn observe(
         ),
     });
 
-    match &desired.service_monitor {
-        ServiceMonitorPlan::Absent => {}
-        ServiceMonitorPlan::CrdMissing => observed.push(Observed::no(
-            ConditionType::MonitoringReady,
-            "CrdMissing",
-            format!(
-                "{SERVICE_MONITOR_CRD} is not installed; the ServiceMonitor is created once it is"
-            ),
-        )),
-        ServiceMonitorPlan::Apply(_) => observed.push(Observed::yes(
-            ConditionType::MonitoringReady,
-            "ServiceMonitorCreated",
-            format!("ServiceMonitor {api} scrapes the API"),
-        )),
-    }
+    observed.extend(desired.service_monitor.condition(&api, "the API"));
 
     // Monitoring is optional: a missing Prometheus Operator does not make the shop unready.
     let waiting: Vec<&str> = observed
@@ -221,16 +206,10 @@ pub async fn publish_events(
         }
         _ => {}
     }
-    if matches!(desired.service_monitor, ServiceMonitorPlan::CrdMissing)
-        && !conditions::has_reason(previous, ConditionType::MonitoringReady, "CrdMissing")
-    {
-        let note = format!(
-            "{SERVICE_MONITOR_CRD} is not installed; install the Prometheus Operator to get a \
-             ServiceMonitor"
-        );
-        ctx.event(&shop, true, "ServiceMonitorUnavailable", note)
-            .await;
-    }
+    desired
+        .service_monitor
+        .publish_event(ctx, &shop, previous)
+        .await;
 }
 
 /// Conditions a failure explains besides `Ready`: an external backend whose Secret is missing.

@@ -5,13 +5,14 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::ResourceExt;
 
-use super::desired::{DesiredWorker, Monitoring};
+use super::desired::DesiredWorker;
 use super::validate::ValidatedWorker;
 use crate::apply::{apply, delete_owned};
 use crate::build::service_monitor::ServiceMonitor;
 use crate::context::Context;
 use crate::error::Result;
 use crate::names;
+use crate::reconcile::monitoring;
 use crate::reconcile::shop::apply::hand_over_if_autoscaled;
 
 /// The pool's Deployment as the API server answered the apply.
@@ -48,13 +49,13 @@ pub async fn apply_all(
         }
     }
     match &desired.service_monitor {
-        Monitoring::Apply(monitor) => {
+        monitoring::Plan::Apply(monitor) => {
             apply(client, monitor.as_ref()).await?;
         }
-        Monitoring::Absent => {
+        monitoring::Plan::Absent => {
             delete_owned::<ServiceMonitor>(client, namespace, &name, &uid).await?;
         }
-        Monitoring::CrdMissing => {}
+        monitoring::Plan::CrdMissing => {}
     }
     Ok(Applied { deployment })
 }

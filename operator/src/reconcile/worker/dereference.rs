@@ -1,13 +1,12 @@
 //! Dereference: the Worker's Shop, its pool's Deployment, and whether ServiceMonitors can exist.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
 use crate::crd::{Shop, Worker};
 use crate::names;
 use crate::reconcile::dereference::{DereferenceError, get};
+use crate::reconcile::monitoring;
 
 /// What the cluster holds for one Worker.
 #[derive(Debug, Clone, Default)]
@@ -29,22 +28,10 @@ pub async fn dereference(
     let shop = get::<Shop>(client, namespace, &worker.spec.shop_ref).await?;
     let deployment =
         get::<Deployment>(client, namespace, &names::worker(&worker.name_any())).await?;
-    let monitoring = shop
+    let asked = shop
         .as_ref()
         .is_some_and(|shop| shop.spec.monitoring.service_monitor);
-    let service_monitor_crd = if monitoring {
-        Api::<CustomResourceDefinition>::all(client.clone())
-            .get_opt(SERVICE_MONITOR_CRD)
-            .await
-            .map_err(|source| DereferenceError::Read {
-                kind: "CustomResourceDefinition",
-                name: SERVICE_MONITOR_CRD.to_owned(),
-                source: Box::new(source),
-            })?
-            .is_some()
-    } else {
-        false
-    };
+    let service_monitor_crd = monitoring::crd_installed(client, asked).await?;
     Ok(Found {
         shop,
         deployment,

@@ -5,8 +5,8 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 
 use super::validate::ValidatedWorker;
-use crate::build::service_monitor::ServiceMonitor;
 use crate::build::worker as build;
+use crate::reconcile::monitoring;
 
 /// The objects of one Worker's pool.
 #[derive(Debug, Clone)]
@@ -18,31 +18,18 @@ pub struct DesiredWorker {
     /// Its autoscaler; `None` deletes the operator's.
     pub hpa: Option<HorizontalPodAutoscaler>,
     /// Its ServiceMonitor.
-    pub service_monitor: Monitoring,
-}
-
-/// The pool's ServiceMonitor.
-#[derive(Debug, Clone)]
-pub enum Monitoring {
-    /// The Shop does not ask for one: delete the operator's.
-    Absent,
-    /// Asked for, but the Prometheus Operator's CRD is not installed.
-    CrdMissing,
-    /// Apply it.
-    Apply(Box<ServiceMonitor>),
+    pub service_monitor: monitoring::Plan,
 }
 
 /// Decides the pool's objects at `version`.
 pub fn desired(validated: &ValidatedWorker<'_>, version: &str) -> DesiredWorker {
     let worker = validated.worker;
     let shop = &validated.shop;
-    let service_monitor = if !shop.spec.monitoring.service_monitor {
-        Monitoring::Absent
-    } else if validated.found.service_monitor_crd {
-        Monitoring::Apply(Box::new(build::worker_service_monitor(worker, shop)))
-    } else {
-        Monitoring::CrdMissing
-    };
+    let service_monitor = monitoring::Plan::new(
+        shop.spec.monitoring.service_monitor,
+        validated.found.service_monitor_crd,
+        || build::worker_service_monitor(worker, shop),
+    );
     DesiredWorker {
         deployment: build::worker_deployment(worker, shop, version),
         service: build::worker_service(worker, shop),
@@ -61,7 +48,7 @@ impl DesiredWorker {
         if let Some(hpa) = &self.hpa {
             objects.push(serde_json::to_value(hpa));
         }
-        if let Monitoring::Apply(monitor) = &self.service_monitor {
+        if let monitoring::Plan::Apply(monitor) = &self.service_monitor {
             objects.push(serde_json::to_value(monitor.as_ref()));
         }
         // Typed Kubernetes objects always serialise.

@@ -18,7 +18,7 @@ use crate::crd::Worker;
 use crate::error::Result;
 use crate::reconcile::dereference::namespace_of;
 use crate::reconcile::status::{report_failure, write_observed};
-use validate::Plan;
+use crate::reconcile::validate::Plan;
 
 /// How soon to look again while waiting for the Shop or for pods.
 const WAITING_REQUEUE: Duration = Duration::from_secs(30);

@@ -1,14 +1,13 @@
 //! Status: replica counts and the selector for the scale subresource, `ShopFound`, `Ready` and
 //! `MonitoringReady`, and the failure view of errors.
 
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 
 use super::apply::Applied;
-use super::desired::{DesiredWorker, Monitoring};
+use super::desired::DesiredWorker;
 use super::validate::ValidatedWorker;
-use crate::build::service_monitor::SERVICE_MONITOR_CRD;
 use crate::build::worker as build;
-use crate::conditions::{self, ConditionType, Observed};
+use crate::conditions::{ConditionType, Observed};
 use crate::context::Context;
 use crate::crd::{Worker, WorkerStatus};
 use crate::error::{Error, ValidationError};
@@ -74,22 +73,8 @@ pub fn observe(
             Observed::no(ConditionType::Ready, "RollingOut", counts)
         },
     ];
-    let name = names::worker(&validated.worker.metadata.name.clone().unwrap_or_default());
-    match &desired.service_monitor {
-        Monitoring::Absent => {}
-        Monitoring::CrdMissing => observed.push(Observed::no(
-            ConditionType::MonitoringReady,
-            "CrdMissing",
-            format!(
-                "{SERVICE_MONITOR_CRD} is not installed; the ServiceMonitor is created once it is"
-            ),
-        )),
-        Monitoring::Apply(_) => observed.push(Observed::yes(
-            ConditionType::MonitoringReady,
-            "ServiceMonitorCreated",
-            format!("ServiceMonitor {name} scrapes the workers"),
-        )),
-    }
+    let name = names::worker(&validated.worker.name_any());
+    observed.extend(desired.service_monitor.condition(&name, "the workers"));
     observed
 }
 
@@ -106,22 +91,11 @@ pub async fn publish_events(
     validated: &ValidatedWorker<'_>,
     desired: &DesiredWorker,
 ) {
-    let previous = previous_conditions(validated.worker);
-    if matches!(desired.service_monitor, Monitoring::CrdMissing)
-        && !conditions::has_reason(previous, ConditionType::MonitoringReady, "CrdMissing")
-    {
-        let note = format!(
-            "{SERVICE_MONITOR_CRD} is not installed; install the Prometheus Operator to get a \
-             ServiceMonitor"
-        );
-        ctx.event(
-            &validated.worker.object_ref(&()),
-            true,
-            "ServiceMonitorUnavailable",
-            note,
-        )
+    let worker = validated.worker;
+    desired
+        .service_monitor
+        .publish_event(ctx, &worker.object_ref(&()), previous_conditions(worker))
         .await;
-    }
 }
 
 /// Conditions a failure explains besides `Ready`: the Shop is missing.

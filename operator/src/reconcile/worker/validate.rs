@@ -5,7 +5,7 @@ use kube::ResourceExt;
 
 use super::dereference::Found;
 use crate::crd::{Shop, Worker};
-use crate::reconcile::validate::ValidationError;
+use crate::reconcile::validate::{Plan, ValidationError};
 
 /// A Worker whose Shop exists and has what the Worker's type needs.
 #[derive(Debug, Clone)]
@@ -20,23 +20,6 @@ pub struct ValidatedWorker<'a> {
     pub found: Found,
     /// Whether the pool can run now.
     pub plan: Plan,
-}
-
-/// Whether the pool runs in this pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Plan {
-    /// The Shop is not there yet; nothing is applied.
-    Wait {
-        /// CamelCase reason for `Ready=False`.
-        reason: &'static str,
-        /// What the Worker waits for.
-        message: String,
-    },
-    /// Run the pool at the Shop's running version.
-    Run {
-        /// `status.runningVersion` of the Shop.
-        version: String,
-    },
 }
 
 /// Checks the Worker's references.
@@ -60,21 +43,8 @@ pub fn validate(
             fields: missing,
         });
     }
-    let running = shop
-        .status
-        .as_ref()
-        .and_then(|status| status.running_version.clone());
-    let plan = match running {
-        _ if shop.spec.paused => Plan::Wait {
-            reason: "ShopPaused",
-            message: format!("Shop {shop_ref} is paused"),
-        },
-        None => Plan::Wait {
-            reason: "WaitingForShop",
-            message: format!("Shop {shop_ref} has not finished its first migration"),
-        },
-        Some(version) => Plan::Run { version },
-    };
+    // A paused Shop changes nothing, not even its Workers.
+    let plan = Plan::against(&shop, true);
     Ok(ValidatedWorker {
         worker,
         namespace,
