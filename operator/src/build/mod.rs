@@ -22,6 +22,8 @@ use k8s_openapi::api::core::v1::{
     SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::collections::BTreeMap;
+
 use kube::{Resource, ResourceExt};
 
 use crate::crd::{AutoscalingSpec, SecretKeyRef, Shop};
@@ -37,6 +39,22 @@ pub fn controller_ref<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReferenc
     owner
         .controller_owner_ref(&())
         .expect("objects read from the API server have a name and uid")
+}
+
+/// Metadata of an object `owner` controls: its name, the owner's namespace, labels, and the owner
+/// as controller (so that deleting the owner collects it).
+pub fn controlled_meta<K: Resource<DynamicType = ()>>(
+    owner: &K,
+    name: String,
+    labels: BTreeMap<String, String>,
+) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: owner.meta().namespace.clone(),
+        labels: Some(labels),
+        owner_references: Some(vec![controller_ref(owner)]),
+        ..ObjectMeta::default()
+    }
 }
 
 /// Where a backend's URL comes from: the operator's Secret for managed, the user's for external.

@@ -22,7 +22,7 @@ use super::service_monitor::{
 use super::settings::{Reader, add_settings};
 use super::shop::{CONFIG_HASH_ANNOTATION, config_hash, config_map};
 use super::{
-    SHOP_UID, controller_ref, cpu_autoscaler, image, restricted_container_security,
+    SHOP_UID, controlled_meta, cpu_autoscaler, image, restricted_container_security,
     restricted_pod_security, shop_env, shop_env_from,
 };
 use crate::crd::{Shop, Worker, WorkerType};
@@ -103,13 +103,7 @@ fn worker_labels(worker: &Worker, version: Option<&str>) -> BTreeMap<String, Str
 
 /// Metadata of an object the Worker owns.
 fn owned_meta(worker: &Worker, labels: BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(names::worker(&worker.name_any())),
-        namespace: worker.namespace(),
-        labels: Some(labels),
-        owner_references: Some(vec![controller_ref(worker)]),
-        ..ObjectMeta::default()
-    }
+    controlled_meta(worker, names::worker(&worker.name_any()), labels)
 }
 
 fn http_probe(path: &str, period_seconds: i32, failure_threshold: i32) -> Probe {

@@ -21,7 +21,7 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    SHOP_UID, controller_ref, image, restricted_container_security, restricted_pod_security,
+    SHOP_UID, controlled_meta, image, restricted_container_security, restricted_pod_security,
     shop_env, shop_env_from,
 };
 use crate::crd::{Backup, BackupRun, Shop};
@@ -61,13 +61,7 @@ pub fn backup_selector(backup: &Backup) -> BTreeMap<String, String> {
 }
 
 fn owned_meta(backup: &Backup, name: String) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name),
-        namespace: backup.namespace(),
-        labels: Some(backup_labels(backup)),
-        owner_references: Some(vec![controller_ref(backup)]),
-        ..ObjectMeta::default()
-    }
+    controlled_meta(backup, name, backup_labels(backup))
 }
 
 fn plain_env(name: &str, value: impl Into<String>) -> EnvVar {

@@ -35,7 +35,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::build::{
-    SHOP_UID, controller_ref, image, restricted_container_security, restricted_pod_security,
+    SHOP_UID, controlled_meta, image, restricted_container_security, restricted_pod_security,
     shop_env, shop_env_from,
 };
 use crate::crd::{BackendSpec, ManagedBackend, Shop};
@@ -152,13 +152,7 @@ fn secret_meta(
 
 /// Metadata of a child: its name, the Shop's namespace, labels, and the Shop as controller.
 fn child_meta(shop: &Shop, name: String, labels: BTreeMap<String, String>) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name),
-        namespace: shop.namespace(),
-        labels: Some(labels),
-        owner_references: Some(vec![controller_ref(shop)]),
-        ..ObjectMeta::default()
-    }
+    controlled_meta(shop, name, labels)
 }
 
 /// A selector matching exactly these labels.
