@@ -97,20 +97,6 @@ pub fn dependents_of_shop<K: ShopDependent>(
         .collect()
 }
 
-/// How long to wait before retrying a failed reconcile: short for races that clear by themselves
-/// (conflicts), longer for what needs someone to act (a bad spec), doubling with each consecutive
-/// failure of the same object up to five minutes.
-pub fn retry_delay(reason: &str, consecutive_failures: u32) -> Duration {
-    let base = match reason {
-        "conflict" => Duration::from_secs(1),
-        "missing_reference" => Duration::from_secs(10),
-        "invalid_spec" | "serialization" => Duration::from_secs(60),
-        _ => Duration::from_secs(5),
-    };
-    let doublings = consecutive_failures.saturating_sub(1).min(10);
-    (base * 2u32.pow(doublings)).min(Duration::from_secs(300))
-}
-
 /// `(API group, plural)` of every kind the controllers list and watch, for RBAC checks. Keep in
 /// step with the `Controller::new`, `.owns` and `.watches` calls below.
 pub fn watched_resources() -> Vec<(String, String)> {
@@ -141,7 +127,7 @@ pub fn watched_resources() -> Vec<(String, String)> {
 struct State {
     ctx: Arc<Context>,
     metrics: Arc<Metrics>,
-    /// Consecutive failures per object, for [`retry_delay`]; an entry goes on success.
+    /// Consecutive failures per object, for [`Error::retry_delay`]; an entry goes on success.
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -234,10 +220,32 @@ impl Scope {
     }
 }
 
-/// `any_semantic` lets the API server answer lists from its cache. `.owns` watches only the
-/// children's metadata, so Secrets and ConfigMaps are never held in memory.
-fn watch_config() -> watcher::Config {
-    watcher::Config::default().any_semantic()
+/// Label every object the operator creates carries (see [`crate::labels::full`]).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// Lists (the first one and every re-list after a watch expired) served from the API server's
+/// watch cache instead of a quorum read from etcd: `resourceVersion=0`, "any version not older
+/// than 0". kube sends `resourceVersion=0` only when the list has no page limit (from a paged
+/// list it drops the version, for consistent pages, and the server then reads etcd page by page:
+/// `?limit=500` was all that went on the wire), so the limit goes. The cache answers in one
+/// response anyway, and these lists hold only metadata of labelled children (see
+/// [`owned_config`]) or the operator's own resources.
+///
+/// Not streaming lists (`sendInitialEvents`): the `WatchList` feature is not served by every
+/// Kubernetes version the chart supports, and a server without it answers such a watch with no
+/// initial events at all.
+pub fn watch_config() -> watcher::Config {
+    let mut config = watcher::Config::default().any_semantic();
+    config.page_size = None;
+    config
+}
+
+/// The watches of children: only objects labelled as managed by this operator. Without the
+/// selector every Secret, ConfigMap, Service, Deployment... of every watched namespace would be
+/// listed, watched and cached (as metadata), most of them not the operator's. `.owns` watches
+/// only the children's metadata, so Secrets and ConfigMaps are never held in memory either.
+pub fn owned_config() -> watcher::Config {
+    watch_config().labels(&format!("{MANAGED_BY_LABEL}={}", crate::labels::MANAGER))
 }
 
 fn controller_config() -> Config {
@@ -259,18 +267,18 @@ fn stopped(stop: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sy
 }
 
 async fn shop_controller(scope: Scope, state: Arc<State>, stop: watch::Receiver<bool>) {
-    let wc = watch_config;
+    let (wc, oc) = (watch_config, owned_config);
     let controller = Controller::new(scope.api::<Shop>(), wc())
-        .owns(scope.api::<Secret>(), wc())
-        .owns(scope.api::<ConfigMap>(), wc())
-        .owns(scope.api::<Service>(), wc())
-        .owns(scope.api::<StatefulSet>(), wc())
-        .owns(scope.api::<Deployment>(), wc())
-        .owns(scope.api::<Job>(), wc())
-        .owns(scope.api::<PodDisruptionBudget>(), wc())
-        .owns(scope.api::<HorizontalPodAutoscaler>(), wc())
-        .owns(scope.api::<Ingress>(), wc())
-        .owns(scope.api::<NetworkPolicy>(), wc())
+        .owns(scope.api::<Secret>(), oc())
+        .owns(scope.api::<ConfigMap>(), oc())
+        .owns(scope.api::<Service>(), oc())
+        .owns(scope.api::<StatefulSet>(), oc())
+        .owns(scope.api::<Deployment>(), oc())
+        .owns(scope.api::<Job>(), oc())
+        .owns(scope.api::<PodDisruptionBudget>(), oc())
+        .owns(scope.api::<HorizontalPodAutoscaler>(), oc())
+        .owns(scope.api::<Ingress>(), oc())
+        .owns(scope.api::<NetworkPolicy>(), oc())
         .with_config(controller_config())
         .graceful_shutdown_on(stopped(&stop));
     drive(
@@ -283,13 +291,13 @@ async fn shop_controller(scope: Scope, state: Arc<State>, stop: watch::Receiver<
 }
 
 async fn worker_controller(scope: Scope, state: Arc<State>, stop: watch::Receiver<bool>) {
-    let wc = watch_config;
+    let (wc, oc) = (watch_config, owned_config);
     let controller = Controller::new(scope.api::<Worker>(), wc());
     let workers = controller.store();
     let controller = controller
-        .owns(scope.api::<Deployment>(), wc())
-        .owns(scope.api::<Service>(), wc())
-        .owns(scope.api::<HorizontalPodAutoscaler>(), wc())
+        .owns(scope.api::<Deployment>(), oc())
+        .owns(scope.api::<Service>(), oc())
+        .owns(scope.api::<HorizontalPodAutoscaler>(), oc())
         .watches(scope.api::<Shop>(), wc(), move |shop: Shop| {
             dependents_of_shop(
                 &workers.state(),
@@ -309,13 +317,13 @@ async fn worker_controller(scope: Scope, state: Arc<State>, stop: watch::Receive
 }
 
 async fn backup_controller(scope: Scope, state: Arc<State>, stop: watch::Receiver<bool>) {
-    let wc = watch_config;
+    let (wc, oc) = (watch_config, owned_config);
     let controller = Controller::new(scope.api::<Backup>(), wc());
     let backups = controller.store();
     let controller = controller
-        .owns(scope.api::<CronJob>(), wc())
-        .owns(scope.api::<Job>(), wc())
-        .owns(scope.api::<PersistentVolumeClaim>(), wc())
+        .owns(scope.api::<CronJob>(), oc())
+        .owns(scope.api::<Job>(), oc())
+        .owns(scope.api::<PersistentVolumeClaim>(), oc())
         .watches(scope.api::<Shop>(), wc(), move |shop: Shop| {
             dependents_of_shop(
                 &backups.state(),
@@ -423,7 +431,7 @@ fn error_policy<K: Resource>(kind: Kind, object: &K, error: &Error, state: &Stat
         *count = count.saturating_add(1);
         *count
     };
-    let delay = retry_delay(reason, failures);
+    let delay = error.retry_delay(failures);
     tracing::debug!(
         kind = kind.as_str(),
         reason,
@@ -469,15 +477,6 @@ mod tests {
         names.sort();
         assert_eq!(names, ["invoices", "mail"]);
         assert!(dependents_of_shop(&workers, Some("shop-c"), "web").is_empty());
-    }
-
-    #[test]
-    fn retries_back_off_per_reason_and_are_capped() {
-        assert_eq!(retry_delay("conflict", 1), Duration::from_secs(1));
-        assert_eq!(retry_delay("conflict", 3), Duration::from_secs(4));
-        assert_eq!(retry_delay("api_error", 1), Duration::from_secs(5));
-        assert_eq!(retry_delay("invalid_spec", 1), Duration::from_secs(60));
-        assert_eq!(retry_delay("api_error", 40), Duration::from_secs(300));
     }
 
     fn installed(name: &str) -> CustomResourceDefinition {

@@ -19,6 +19,9 @@ async fn main() -> ExitCode {
     match cli.command {
         None => run(cli.run).await,
         Some(Command::Run(args)) => run(args).await,
+        Some(Command::Render { files, namespace }) => {
+            shop_operator::render::main(&files, &namespace)
+        }
         Some(Command::Crd { out_dir }) => match print_crds(out_dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
