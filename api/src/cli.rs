@@ -91,8 +91,8 @@ pub struct CreateBackupArgs {
     pub retention: RetentionArgs,
     /// After a successful backup, write a one-line JSON report (id, location, sizeBytes,
     /// createdAt) to this file; in Kubernetes, /dev/termination-log makes it the pod's
-    /// termination message
-    #[arg(long, value_name = "FILE", env = "SHOP_BACKUP_REPORT_FILE")]
+    /// termination message. Overrides SHOP_BACKUP_REPORT_FILE.
+    #[arg(long, value_name = "FILE")]
     pub report_file: Option<std::path::PathBuf>,
 }
 

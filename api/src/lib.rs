@@ -1,6 +1,7 @@
 //! `shop-api`: the shop's HTTP server and its command line. The binary is a thin `main` over
 //! [`run`]; REST and gRPC plug into [`server::router`] as they arrive.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod grpc;
@@ -65,7 +66,14 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let command = cli.command.unwrap_or(Command::Serve);
+    let mut command = cli.command.unwrap_or(Command::Serve);
+    // The command line wins over the configuration.
+    if let Command::Backup(cli::BackupCommand::Create(args)) = &mut command {
+        args.report_file = args
+            .report_file
+            .take()
+            .or_else(|| config.backup_report_file.clone());
+    }
     let result = runtime.block_on(commands::run(command, config));
     // A blocking task (such as a read from stdin) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(1));

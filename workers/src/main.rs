@@ -10,14 +10,14 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret as _;
 use shop_core::{
-    adapters::rabbitmq,
+    adapters::{self, rabbitmq},
+    app::WorkerData,
     config::{Config, LogFormat},
     messaging::WorkerKind,
 };
 use shop_workers::{
     Deps, dead_letters, handler_for, implemented,
     runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http, metrics::Metrics},
-    store::Db,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -30,18 +30,15 @@ struct Cli {
     #[arg(long, value_delimiter = ',', value_parser = parse_worker, value_name = "WORKERS")]
     only: Vec<WorkerKind>,
 
-    /// Messages each worker handles at once (also its channel's prefetch).
-    #[arg(long, env = "SHOP_WORKER_CONCURRENCY", default_value_t = 10,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    concurrency: u16,
+    /// Messages each worker handles at once (also its channel's prefetch). Overrides
+    /// SHOP_WORKER_CONCURRENCY (default 10).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    concurrency: Option<u16>,
 
-    /// Where /healthz, /readyz and /metrics are served. Port 0 picks a free port.
-    #[arg(
-        long,
-        env = "SHOP_WORKERS_METRICS_ADDR",
-        default_value = "0.0.0.0:9100"
-    )]
-    metrics_addr: SocketAddr,
+    /// Where /healthz, /readyz and /metrics are served. Port 0 picks a free port. Overrides
+    /// SHOP_WORKERS_METRICS_ADDR (default 0.0.0.0:9100).
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -219,13 +216,25 @@ fn selection(only: &[WorkerKind]) -> anyhow::Result<Vec<WorkerKind>> {
 async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     let workers = selection(&cli.only)?;
     let amqp_url = amqp_url(&config)?;
+    // The command line wins over the configuration.
+    let concurrency = cli
+        .concurrency
+        .unwrap_or(config.workers.process.concurrency);
+    let metrics_addr = cli
+        .metrics_addr
+        .unwrap_or(config.workers.process.metrics_addr);
     let mut signals = Signals::install().context("cannot listen for shutdown signals")?;
     // The handlers, and so their settings (folders that must be writable, SMTP, bucket), come
     // before anything waits: a worker that cannot run stops now with exit code 2, whether or not
     // the database is up yet, instead of crash-looping or retrying every message.
-    let db = Db::lazy(&config.database_url, config.db_max_connections)
-        .map_err(|error| Usage(format!("DATABASE_URL: {error}")))?;
-    let deps = Deps { db: db.clone() };
+    let store = adapters::connect_lazy(
+        &config.database_url,
+        config.db_max_connections,
+        "shop-workers",
+    )
+    .map_err(|error| Usage(format!("DATABASE_URL: {error}")))?;
+    let db = WorkerData::new(store);
+    let deps = Deps { data: db.clone() };
     let mut handlers = Vec::new();
     for kind in &workers {
         handlers.extend(handler_for(*kind, &deps).map_err(|error| Usage(error.to_string()))?);
@@ -237,7 +246,7 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let (address, server) = http::bind(
-        cli.metrics_addr,
+        metrics_addr,
         Arc::clone(&health),
         Arc::clone(&metrics),
         async move {
@@ -246,10 +255,7 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     )
     .await
     .with_context(|| {
-        format!(
-            "cannot listen on {} (--metrics-addr, SHOP_WORKERS_METRICS_ADDR)",
-            cli.metrics_addr
-        )
+        format!("cannot listen on {metrics_addr} (--metrics-addr, SHOP_WORKERS_METRICS_ADDR)")
     })?;
     let server = tokio::spawn(server);
     println!(
@@ -275,7 +281,7 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
         return Err(error.into());
     }
     println!("database: {}", config.database_url.redacted());
-    let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, cli.concurrency))
+    let runtime = Runtime::new(handlers, db, Settings::new(amqp_url, concurrency))
         .reporting_to(metrics, health);
     runtime
         .run(async move {
@@ -293,7 +299,7 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
 /// PostgreSQL server may come up after the workers). An SQLite file that cannot be opened will
 /// not open later (a read-only working directory under the default `sqlite://shop.db`): that is
 /// a configuration error.
-async fn wait_for_database(db: &Db, config: &Config) -> Result<(), Usage> {
+async fn wait_for_database(db: &WorkerData, config: &Config) -> Result<(), Usage> {
     let mut attempt = 0;
     loop {
         let Err(error) = db.ping().await else {

@@ -32,7 +32,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 /// Connects, brings the schema up to date and builds the shop. Every command migrates first, so
 /// `user create` or `seed` on a fresh database just works; migrating is idempotent and, on
 /// Postgres, serialised by an advisory lock, so replicas starting together are safe.
-async fn open_shop(config: &Config) -> anyhow::Result<Shop> {
+pub(crate) async fn open_shop(config: &Config) -> anyhow::Result<Shop> {
     let store = adapters::connect_and_migrate(&config.database_url, config.db_max_connections)
         .await
         .context("the database is not usable")?;

@@ -1,5 +1,5 @@
-//! Integration tests of the gRPC API: `shop_api::grpc::serve` runs in-process on 127.0.0.1
-//! (port 0) next to the HTTP server on one shared state, driven with tonic clients, on the
+//! Integration tests of the gRPC API: the application `shop-api serve` runs (its gRPC and HTTP
+//! servers on one shared state) is served in-process on 127.0.0.1 (port 0), driven with tonic clients, on the
 //! embedded backend (SQLite, in-process key-value store) and on Postgres with Redis; one test
 //! goes through the real binary.
 //!
@@ -13,6 +13,8 @@ mod common;
 #[macro_use]
 extern crate shop_testing;
 
+#[path = "../common/app.rs"]
+mod app;
 mod support;
 
 mod authorization;

@@ -1,37 +1,16 @@
-//! The harness: the gRPC server (`shop_api::grpc::serve`, the code `shop-api serve` runs) and the
-//! HTTP server on one shared `AppState`, in-process on 127.0.0.1 port 0, over a fresh store;
-//! tonic clients on a real connection; the `Shop` for direct setup; and helpers for checking
-//! statuses and their details.
-//!
-//! Two backends: **embedded** (SQLite in a temporary directory, in-process key-value store) and
-//! **postgres_redis** (a Postgres database of its own, dropped WITH (FORCE) when the test ends,
-//! even on panic, and Redis under a key prefix of its own).
+//! The gRPC suite's helpers over the shared [`TestApp`] (`tests/common/app.rs`: the application
+//! `shop-api serve` runs, its gRPC and HTTP servers on one shared `AppState`, in-process on
+//! 127.0.0.1 port 0 over a fresh store): tonic clients on a real connection, sign-in through
+//! gRPC, and helpers for checking statuses and their details.
 
 #![allow(dead_code)] // Not every test module uses every helper.
 
-use std::{fmt::Debug, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{fmt::Debug, future::Future, net::SocketAddr};
 
-use secrecy::SecretString;
-use shop_api::{
-    grpc::{
-        self, GrpcSettings,
-        pb::{
-            self, cart_service_client::CartServiceClient, order_service_client::OrderServiceClient,
-            product_service_client::ProductServiceClient, user_service_client::UserServiceClient,
-        },
-    },
-    server::{self, AppState, Limits},
+use shop_api::grpc::pb::{
+    self, cart_service_client::CartServiceClient, order_service_client::OrderServiceClient,
+    product_service_client::ProductServiceClient, user_service_client::UserServiceClient,
 };
-use shop_core::{
-    adapters::{connect_and_migrate, memory::MemoryKeyValue, redis::RedisKeyValue},
-    app::{Actor, AuthSettings, RegisterUser, Shop, ShopSettings},
-    config::DatabaseUrl,
-    ports::KeyValueStore,
-};
-pub use shop_testing::Backend;
-use shop_testing::{PgDatabase, redis_url, unique_redis_prefix};
-use tempfile::TempDir;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tonic::{
     Code, Request, Status,
     metadata::MetadataValue,
@@ -39,139 +18,24 @@ use tonic::{
 };
 use tonic_types::StatusExt as _;
 
-pub const PASSWORD: &str = "correct horse battery";
-const JWT_SECRET: &str = "grpc-api-tests-secret-long-enough-for-hs256";
-const POOL_SIZE: u32 = 5;
-/// Bounds every call and every wait, so a hang fails the test instead of stalling the run.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
-/// Short, so status changes reach `WatchOrder` streams quickly.
-const WATCH_POLL_INTERVAL: Duration = Duration::from_millis(50);
-const HEALTH_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+pub use crate::app::{Backend, PASSWORD, TIMEOUT, TestApp};
 
-enum Database {
-    Sqlite(TempDir),
-    Postgres(PgDatabase),
-}
-
-/// The gRPC and HTTP servers of one shop, running until this is dropped.
-pub struct TestServer {
-    pub grpc_address: SocketAddr,
-    pub http_address: SocketAddr,
-    pub state: AppState,
-    pub channel: Channel,
-    stop: watch::Sender<bool>,
-    grpc: Option<JoinHandle<anyhow::Result<()>>>,
-    http: JoinHandle<anyhow::Result<()>>,
-    database: Database,
-}
-
-impl Debug for TestServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestServer")
-            .field("grpc_address", &self.grpc_address)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(grpc) = &self.grpc {
-            grpc.abort();
-        }
-        self.http.abort();
-    }
-}
+/// The application of a test: both servers of one shop, running until this is dropped.
+pub type TestServer = TestApp;
 
 pub async fn start(backend: Backend) -> TestServer {
-    start_with(backend, 0).await
+    TestApp::spawn(backend).await
 }
 
 /// A server whose clients may make `rate_limit_per_minute` calls a minute (0: no limit).
 pub async fn start_with(backend: Backend, rate_limit_per_minute: u64) -> TestServer {
-    let (store, database, kv): (_, _, Arc<dyn KeyValueStore>) = match backend {
-        Backend::Embedded => {
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let url = DatabaseUrl::parse(&format!("sqlite://{}/shop.db", dir.path().display()))
-                .expect("an SQLite URL");
-            let store = connect_and_migrate(&url, POOL_SIZE)
-                .await
-                .expect("create and migrate the SQLite database");
-            (
-                store,
-                Database::Sqlite(dir),
-                Arc::new(MemoryKeyValue::new()),
-            )
-        }
-        Backend::PostgresRedis => {
-            let database = PgDatabase::create().await;
-            let url = DatabaseUrl::parse(database.url()).expect("a Postgres URL");
-            let store = connect_and_migrate(&url, POOL_SIZE)
-                .await
-                .expect("connect to and migrate the test database");
-            let kv = RedisKeyValue::connect(&redis_url(), unique_redis_prefix())
-                .await
-                .expect("Redis runs at 127.0.0.1:6379 (or SHOP_TEST_REDIS_URL)");
-            (store, Database::Postgres(database), Arc::new(kv))
-        }
-    };
-    let shop = Shop::new(store, ShopSettings::default())
-        .with_auth(AuthSettings::new(SecretString::from(JWT_SECRET)))
-        .with_key_value(kv);
-    let limits = Limits {
-        rate_limit_per_minute,
-        trust_forwarded_for: false,
-        request_timeout: TIMEOUT,
-        cors_allowed_origins: Vec::new(),
-    };
-    let state = AppState::new(shop, limits);
-    let (stop, stopping) = watch::channel(false);
-    let shutdown = move || {
-        let mut stopping = stopping.clone();
-        async move {
-            let _ = stopping.wait_for(|stopping| *stopping).await;
-        }
-    };
-    let settings = GrpcSettings {
-        watch_poll_interval: WATCH_POLL_INTERVAL,
-        health_check_interval: HEALTH_CHECK_INTERVAL,
-    };
-
-    let listener = TcpListener::bind("127.0.0.1:0")
+    TestApp::builder(backend)
+        .rate_limit(rate_limit_per_minute)
+        .spawn()
         .await
-        .expect("bind a free port for gRPC");
-    let grpc_address = listener.local_addr().expect("the bound address");
-    // Bound before the task starts, so calls queue in the backlog until it accepts them.
-    let grpc = tokio::spawn(grpc::serve(
-        listener,
-        state.clone(),
-        settings,
-        shutdown(),
-        Duration::from_secs(5),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port for HTTP");
-    let http_address = listener.local_addr().expect("the bound address");
-    let http = tokio::spawn(server::serve(
-        listener,
-        server::router(state.clone()),
-        shutdown(),
-        Duration::from_secs(5),
-    ));
-    TestServer {
-        grpc_address,
-        http_address,
-        channel: channel(grpc_address).await,
-        state,
-        stop,
-        grpc: Some(grpc),
-        http,
-        database,
-    }
 }
 
-/// A connection to a gRPC server.
+/// A connection to a gRPC server, made now.
 pub async fn channel(address: SocketAddr) -> Channel {
     Endpoint::from_shared(format!("http://{address}"))
         .expect("an endpoint")
@@ -182,11 +46,7 @@ pub async fn channel(address: SocketAddr) -> Channel {
         .expect("connect to the gRPC server")
 }
 
-impl TestServer {
-    pub fn shop(&self) -> &Shop {
-        &self.state.shop
-    }
-
+impl TestApp {
     pub fn users(&self) -> UserServiceClient<Channel> {
         UserServiceClient::new(self.channel.clone())
     }
@@ -207,39 +67,10 @@ impl TestServer {
         format!("http://{}{path}", self.http_address)
     }
 
-    /// Tells both servers to shut down, as a signal would, and waits for the gRPC server to
-    /// end.
-    pub async fn shut_down(&mut self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        let grpc = self.grpc.take().expect("the gRPC server still runs");
-        tokio::time::timeout(TIMEOUT, grpc)
-            .await
-            .expect("the gRPC server stops in time")
-            .expect("the gRPC server task ends normally")
-    }
-
-    /// Drops the Postgres database under the running server (Postgres only).
-    pub async fn drop_database(&self) {
-        match &self.database {
-            Database::Postgres(database) => database.drop_now().await,
-            Database::Sqlite(_) => panic!("only a Postgres database can be dropped"),
-        }
-    }
-
     /// An administrator, registered directly (the system's own tool, like `shop-api user
     /// create`), and signed in through gRPC.
     pub async fn admin(&self) -> Session {
-        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
-        let command = RegisterUser {
-            email: email.clone(),
-            password: PASSWORD.to_owned(),
-            full_name: "Ada Admin".to_owned(),
-            role: Some("admin".to_owned()),
-        };
-        self.shop()
-            .register_user(&Actor::System, command)
-            .await
-            .expect("register an administrator");
+        let email = self.register_admin().await;
         self.login(&email).await
     }
 

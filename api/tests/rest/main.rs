@@ -1,5 +1,5 @@
-//! Integration tests of the REST API: the app is served in-process on 127.0.0.1 (port 0) and
-//! driven with a real HTTP client, on the embedded backend (SQLite, in-process key-value store)
+//! Integration tests of the REST API: the application `shop-api serve` runs is served in-process
+//! on 127.0.0.1 (port 0) and driven with a real HTTP client, on the embedded backend (SQLite, in-process key-value store)
 //! and on Postgres with Redis.
 //!
 //! Postgres must be reachable at `SHOP_TEST_PG_URL` (default
@@ -9,6 +9,8 @@
 #[macro_use]
 extern crate shop_testing;
 
+#[path = "../common/app.rs"]
+mod app;
 mod support;
 
 mod auth;

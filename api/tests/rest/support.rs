@@ -1,183 +1,20 @@
-//! The harness: the whole HTTP app served in-process on 127.0.0.1 (port 0) over a fresh store,
-//! a `reqwest` client, the `Shop` for direct setup, and helpers for the usual requests and for
-//! checking problem responses.
-//!
-//! Two backends: **embedded** (SQLite in a temporary directory, in-process key-value store) and
-//! **postgres_redis** (a Postgres database of its own, dropped when the test ends even on panic,
-//! and Redis under a key prefix of its own).
+//! The REST suite's helpers over the shared [`TestApp`] (`tests/common/app.rs`, the application
+//! `shop-api serve` runs, in-process on 127.0.0.1 port 0 over a fresh store): the usual requests
+//! through a `reqwest` client, and checks of problem responses.
 
-use std::{net::SocketAddr, str::FromStr as _, sync::Arc, time::Duration};
+use std::str::FromStr as _;
 
-use reqwest::{Client, Method, RequestBuilder, Response, StatusCode, header::HeaderMap};
-use secrecy::SecretString;
+use reqwest::{Method, RequestBuilder, Response, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
-use shop_api::server::{AppState, Limits, router};
-use shop_core::{
-    adapters::{connect_and_migrate, memory::MemoryKeyValue, redis::RedisKeyValue},
-    app::{Actor, AuthSettings, RegisterUser, Shop, ShopSettings},
-    config::DatabaseUrl,
-    domain::{ProductId, TaxRate},
-    ports::KeyValueStore,
-};
-pub use shop_testing::Backend;
-use shop_testing::{PgDatabase, redis_url, unique_redis_prefix};
-use tempfile::TempDir;
-use tokio::{net::TcpListener, task::JoinHandle};
+use shop_core::domain::ProductId;
 use uuid::Uuid;
 
-/// Every password the helpers register with.
-pub const PASSWORD: &str = "correct horse battery";
-/// What the test apps sign access tokens with.
-pub const JWT_SECRET: &str = "rest-api-tests-secret-long-enough-for-hs256";
-
-const POOL_SIZE: u32 = 5;
-/// Bounds every request, so a hanging server fails the test instead of stalling the run.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::app::{Backend, PASSWORD, TestApp};
 
 /// What must never appear in an error body: internals of the storage layer or of a crash.
 const LEAKS: [&str; 7] = [
     "sqlx", "SELECT", "INSERT", "postgres", "sqlite", "panicked", "stack",
 ];
-
-/// How to build a [`TestApp`].
-#[derive(Debug, Clone)]
-pub struct TestAppBuilder {
-    backend: Backend,
-    rate_limit_per_minute: u64,
-    tax_basis_points: u32,
-    redis_prefix: Option<String>,
-    cors_allowed_origins: Vec<String>,
-}
-
-impl TestAppBuilder {
-    /// Requests per minute per client under `/api/v1`; 0 (the default) turns the limit off.
-    #[must_use]
-    pub fn rate_limit(mut self, per_minute: u64) -> Self {
-        self.rate_limit_per_minute = per_minute;
-        self
-    }
-
-    #[must_use]
-    pub fn tax_basis_points(mut self, basis_points: u32) -> Self {
-        self.tax_basis_points = basis_points;
-        self
-    }
-
-    /// Keeps sessions, rate limits and the catalog cache in Redis under `prefix`; two apps given
-    /// the same prefix share them like two replicas of one deployment.
-    #[must_use]
-    pub fn redis_prefix(mut self, prefix: &str) -> Self {
-        self.redis_prefix = Some(prefix.to_owned());
-        self
-    }
-
-    #[must_use]
-    pub fn cors_allowed_origins(mut self, origins: &[&str]) -> Self {
-        self.cors_allowed_origins = origins.iter().map(|&origin| origin.to_owned()).collect();
-        self
-    }
-
-    pub async fn spawn(self) -> TestApp {
-        let (store, database) = match self.backend {
-            Backend::Embedded => {
-                let dir = tempfile::tempdir().expect("a temporary directory");
-                let url = DatabaseUrl::parse(&format!("sqlite://{}/shop.db", dir.path().display()))
-                    .expect("an SQLite URL");
-                let store = connect_and_migrate(&url, POOL_SIZE)
-                    .await
-                    .expect("create and migrate the SQLite database");
-                (store, Database::Sqlite { _dir: dir })
-            }
-            Backend::PostgresRedis => {
-                let database = PgDatabase::create().await;
-                let url = DatabaseUrl::parse(database.url()).expect("a Postgres URL");
-                let store = connect_and_migrate(&url, POOL_SIZE)
-                    .await
-                    .expect("connect to and migrate the test database");
-                (
-                    store,
-                    Database::Postgres {
-                        _database: database,
-                    },
-                )
-            }
-        };
-        let redis_prefix = match (&self.redis_prefix, self.backend) {
-            (Some(prefix), _) => Some(prefix.clone()),
-            (None, Backend::PostgresRedis) => Some(unique_redis_prefix()),
-            (None, Backend::Embedded) => None,
-        };
-        let kv: Arc<dyn KeyValueStore> = match redis_prefix {
-            Some(prefix) => Arc::new(
-                RedisKeyValue::connect(&redis_url(), prefix)
-                    .await
-                    .expect("Redis runs at 127.0.0.1:6379 (or SHOP_TEST_REDIS_URL)"),
-            ),
-            None => Arc::new(MemoryKeyValue::new()),
-        };
-        let tax_rate = TaxRate::from_basis_points(self.tax_basis_points).expect("a valid tax rate");
-        let shop = Shop::new(store, ShopSettings { tax_rate })
-            .with_auth(AuthSettings::new(SecretString::from(JWT_SECRET)))
-            .with_key_value(kv);
-        let limits = Limits {
-            rate_limit_per_minute: self.rate_limit_per_minute,
-            trust_forwarded_for: false,
-            request_timeout: Duration::from_secs(30),
-            cors_allowed_origins: self.cors_allowed_origins,
-        };
-        let app = router(AppState::new(shop.clone(), limits));
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port on 127.0.0.1");
-        let address = listener.local_addr().expect("the bound address");
-        // Bound before the task starts, so requests queue in the backlog until it accepts them.
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("the test server runs");
-        });
-        let client = Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .expect("an HTTP client");
-        TestApp {
-            base_url: format!("http://{address}"),
-            client,
-            shop,
-            server,
-            _database: database,
-        }
-    }
-}
-
-/// The app, served until this is dropped.
-pub struct TestApp {
-    /// `http://127.0.0.1:<port>`.
-    pub base_url: String,
-    pub client: Client,
-    /// The same shop the server runs, for setup the API does not offer and for reading state.
-    pub shop: Shop,
-    server: JoinHandle<()>,
-    // Last, so the database goes after the server and the pool.
-    _database: Database,
-}
-
-/// Where the data lives, kept as long as the app: dropping it removes the data.
-enum Database {
-    Sqlite { _dir: TempDir },
-    Postgres { _database: PgDatabase },
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
 
 /// A signed-in user as the API handed them out.
 #[derive(Debug, Clone)]
@@ -188,26 +25,6 @@ pub struct Session {
 }
 
 impl TestApp {
-    pub fn builder(backend: Backend) -> TestAppBuilder {
-        TestAppBuilder {
-            backend,
-            rate_limit_per_minute: 0,
-            tax_basis_points: 0,
-            redis_prefix: None,
-            cors_allowed_origins: Vec::new(),
-        }
-    }
-
-    /// The app with default settings: no rate limit, no tax, no CORS origins.
-    pub async fn spawn(backend: Backend) -> Self {
-        Self::builder(backend).spawn().await
-    }
-
-    /// An absolute URL for a path outside the API (`/healthz`, `/metrics`, ...).
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
     /// An absolute URL for a path under `/api/v1`.
     pub fn api(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base_url)
@@ -275,19 +92,7 @@ impl TestApp {
     /// A fresh administrator (created directly, as the `user create --admin` command does),
     /// signed in over HTTP; returns the access token.
     pub async fn admin_token(&self) -> String {
-        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
-        self.shop
-            .register_user(
-                &Actor::System,
-                RegisterUser {
-                    email: email.clone(),
-                    password: PASSWORD.to_owned(),
-                    full_name: "Test Admin".to_owned(),
-                    role: Some("admin".to_owned()),
-                },
-            )
-            .await
-            .expect("create an administrator");
+        let email = self.register_admin().await;
         self.login(&email).await.access_token
     }
 

@@ -1,4 +1,5 @@
-//! The email worker's settings, read from `SHOP_SMTP_*` and `SHOP_MAIL_DIR`.
+//! The email worker's settings: the typed `SHOP_SMTP_*` and `SHOP_MAIL_DIR` values of
+//! [`shop_core::config::EmailSettings`], checked and turned into a way to deliver.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -8,6 +9,7 @@ use lettre::{
     transport::smtp::authentication::Credentials,
 };
 use secrecy::{ExposeSecret as _, SecretString};
+use shop_core::config::{EmailSettings, WorkerSettings};
 
 /// Where messages go.
 #[derive(Debug, Clone)]
@@ -36,23 +38,28 @@ pub struct Settings {
 /// Sender used for `.eml` files when `SHOP_SMTP_FROM` is not set.
 pub const DEFAULT_FROM: &str = "Shop <shop@localhost>";
 /// Folder of the `.eml` files when `SHOP_MAIL_DIR` is not set.
-pub const DEFAULT_MAIL_DIR: &str = "./var/mail";
+pub const DEFAULT_MAIL_DIR: &str = shop_core::config::DEFAULT_MAIL_DIR;
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Settings {
-    /// Reads the settings from the process environment.
+    /// Reads the settings from the process environment (and the configuration file).
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_settings(&WorkerSettings::from_env()?.email)
     }
 
     /// Reads the settings through `get` (the environment, or a map in tests). Empty values count
     /// as unset. Errors name the variable that is wrong.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        Self::from_settings(&WorkerSettings::from_lookup(get)?.email)
+    }
+
+    /// Checks the typed settings together (an SMTP server needs a sender, credentials come in
+    /// pairs, the host must suit TLS). Errors name the variable that is wrong.
+    pub fn from_settings(settings: &EmailSettings) -> anyhow::Result<Self> {
         let from = |default: Option<&str>| -> anyhow::Result<Mailbox> {
-            let raw = match (get("SHOP_SMTP_FROM"), default) {
-                (Some(raw), _) => raw,
+            let raw = match (&settings.smtp_from, default) {
+                (Some(raw), _) => raw.clone(),
                 (None, Some(default)) => default.to_owned(),
                 (None, None) => bail!("SHOP_SMTP_FROM is required when SHOP_SMTP_HOST is set"),
             };
@@ -62,34 +69,18 @@ impl Settings {
                 )
             })
         };
-        let Some(host) = get("SHOP_SMTP_HOST") else {
-            let dir = get("SHOP_MAIL_DIR").unwrap_or_else(|| DEFAULT_MAIL_DIR.to_owned());
+        let Some(host) = &settings.smtp_host else {
             return Ok(Self {
                 delivery: Delivery::Files {
-                    dir: PathBuf::from(dir),
+                    dir: settings.mail_dir.clone(),
                 },
                 from: from(Some(DEFAULT_FROM))?,
             });
         };
-        let port = match get("SHOP_SMTP_PORT") {
-            None => 587,
-            Some(raw) => raw
-                .trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|port| *port != 0)
-                .with_context(|| {
-                    format!("SHOP_SMTP_PORT: {raw:?} is not a port number (1-65535)")
-                })?,
-        };
-        let starttls = match get("SHOP_SMTP_STARTTLS").as_deref().map(str::trim) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => bail!("SHOP_SMTP_STARTTLS: {other:?} is neither true nor false"),
-        };
-        let credentials = match (get("SHOP_SMTP_USERNAME"), get("SHOP_SMTP_PASSWORD")) {
+        let (port, starttls) = (settings.smtp_port, settings.smtp_starttls);
+        let credentials = match (&settings.smtp_username, &settings.smtp_password) {
             (None, None) => None,
-            (Some(username), Some(password)) => Some((username, SecretString::from(password))),
+            (Some(username), Some(password)) => Some((username.clone(), password.clone())),
             (Some(_), None) => {
                 bail!("SHOP_SMTP_PASSWORD is required when SHOP_SMTP_USERNAME is set")
             }

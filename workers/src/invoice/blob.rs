@@ -9,11 +9,13 @@ use object_store::{
     ObjectStore, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as ObjectPath,
 };
 
+use shop_core::config::{InvoiceSettings, WorkerSettings};
+
 use crate::writable::ensure_writable_dir;
 
 /// The folder invoices go to when no bucket is configured.
-pub const DEFAULT_DIR: &str = "./var/invoices";
-/// Variables read by [`InvoiceStore::from_env`].
+pub const DEFAULT_DIR: &str = shop_core::config::DEFAULT_INVOICE_DIR;
+/// Variables of [`InvoiceSettings`], named in errors.
 pub const DIR_VAR: &str = "SHOP_INVOICE_DIR";
 pub const BUCKET_VAR: &str = "SHOP_INVOICE_BUCKET";
 pub const ENDPOINT_VAR: &str = "SHOP_INVOICE_S3_ENDPOINT";
@@ -67,20 +69,20 @@ impl InvoiceStore {
         })
     }
 
+    /// [`from_settings`](Self::from_settings) with the settings from the environment (and the
+    /// configuration file).
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_settings(&WorkerSettings::from_env()?.invoice)
+    }
+
     /// `SHOP_INVOICE_BUCKET` (with `SHOP_INVOICE_S3_ENDPOINT`) when set, else the folder
     /// `SHOP_INVOICE_DIR` (default `./var/invoices`). Errors name the variable.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        };
-        if let Some(bucket) = var(BUCKET_VAR) {
-            return Self::s3(bucket.trim(), var(ENDPOINT_VAR).as_deref())
+    pub fn from_settings(settings: &InvoiceSettings) -> anyhow::Result<Self> {
+        if let Some(bucket) = &settings.bucket {
+            return Self::s3(bucket, settings.s3_endpoint.as_deref())
                 .with_context(|| format!("{BUCKET_VAR}: invalid value {bucket:?}"));
         }
-        let dir = var(DIR_VAR).unwrap_or_else(|| DEFAULT_DIR.to_owned());
-        Self::local(&dir).map_err(|error| {
+        Self::local(&settings.dir).map_err(|error| {
             anyhow!("{DIR_VAR}: {error:#}; point it at a writable volume or set {BUCKET_VAR}")
         })
     }
@@ -128,6 +130,16 @@ impl InvoiceStore {
     /// `SHOP_INVOICE_S3_ENDPOINT` settings) and reads it: for readers that do not hold the
     /// worker's store, such as the API's download route.
     pub async fn fetch_location(location: &str) -> anyhow::Result<Vec<u8>> {
+        if location.starts_with("file://") {
+            return Self::fetch_with(location, None).await;
+        }
+        let settings = WorkerSettings::from_env()?.invoice;
+        Self::fetch_with(location, settings.s3_endpoint.as_deref()).await
+    }
+
+    /// [`fetch_location`](Self::fetch_location) with the bucket's endpoint given (the typed
+    /// `SHOP_INVOICE_S3_ENDPOINT`, or `None` for AWS).
+    pub async fn fetch_with(location: &str, endpoint: Option<&str>) -> anyhow::Result<Vec<u8>> {
         if let Some(path) = location.strip_prefix("file://") {
             return tokio::fs::read(path)
                 .await
@@ -138,9 +150,6 @@ impl InvoiceStore {
             .and_then(|rest| rest.split_once('/'))
             .map(|(bucket, _)| bucket)
             .ok_or_else(|| anyhow!("unsupported invoice location {location}"))?;
-        let endpoint = std::env::var(ENDPOINT_VAR)
-            .ok()
-            .filter(|value| !value.is_empty());
-        Self::s3(bucket, endpoint.as_deref())?.fetch(location).await
+        Self::s3(bucket, endpoint)?.fetch(location).await
     }
 }

@@ -14,10 +14,13 @@ use std::time::Duration;
 use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
-use shop_core::config::redact_url;
+use shop_core::{
+    app::WorkerData,
+    config::{NotificationSettings, WorkerSettings, redact_url},
+};
 
 use super::{Notification, WEBHOOK_TIMEOUT, database};
-use crate::{handler::HandlerError, on_backend, store::Db};
+use crate::handler::HandlerError;
 
 /// Attempts per endpoint within one handling of an event.
 pub const ATTEMPTS: u32 = 3;
@@ -86,11 +89,20 @@ impl Webhooks {
         self
     }
 
-    /// From [`URLS_VARIABLE`] and [`SECRET_VARIABLE`] (required when there are URLs).
+    /// From [`URLS_VARIABLE`] and [`SECRET_VARIABLE`] (required when there are URLs), as the
+    /// typed configuration reads them from the environment and the configuration file.
     pub fn from_env() -> anyhow::Result<Self> {
-        let urls = std::env::var(URLS_VARIABLE).unwrap_or_default();
-        let secret = std::env::var(SECRET_VARIABLE).unwrap_or_default();
-        Self::parse(&urls, secret)
+        Self::from_settings(&WorkerSettings::from_env()?.notification)
+    }
+
+    /// From the typed settings; the URLs are checked here.
+    pub fn from_settings(settings: &NotificationSettings) -> anyhow::Result<Self> {
+        let secret = settings
+            .webhook_secret
+            .as_ref()
+            .map(|secret| secret.expose_secret().to_owned())
+            .unwrap_or_default();
+        Self::parse(&settings.webhook_urls.join(","), secret)
     }
 
     /// `urls` as in [`URLS_VARIABLE`]: comma-separated http(s) URLs, blanks ignored.
@@ -119,14 +131,14 @@ impl Webhooks {
     /// when one still fails after [`ATTEMPTS`].
     pub async fn deliver(
         &self,
-        db: &Db,
+        data: &WorkerData,
         event_id: &str,
         notification: &Notification,
     ) -> Result<(), HandlerError> {
         if self.urls.is_empty() {
             return Ok(());
         }
-        let done = delivered(db, event_id).await.map_err(database)?;
+        let done = data.delivered_webhooks(event_id).await.map_err(database)?;
         let body = serde_json::to_vec(notification).map_err(|error| {
             HandlerError::Reject(anyhow::Error::new(error).context("serialise the notification"))
         })?;
@@ -138,7 +150,10 @@ impl Webhooks {
             .filter(|url| !done.contains(&url.to_string()))
         {
             match self.post(url, event_id, &body, &signature).await {
-                Ok(()) => record(db, event_id, url.as_str()).await.map_err(database)?,
+                Ok(()) => data
+                    .record_webhook_delivery(event_id, url.as_str(), chrono::Utc::now())
+                    .await
+                    .map_err(database)?,
                 Err(error) => failed.push(format!("{}: {error}", redact_url(url.as_str()))),
             }
         }
@@ -189,28 +204,4 @@ impl Webhooks {
             tokio::time::sleep(delay).await;
         }
     }
-}
-
-async fn delivered(db: &Db, event_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = on_backend!(pool db, conn => sqlx::query_as(
-        "SELECT url FROM webhook_deliveries WHERE event_id = $1",
-    )
-    .bind(event_id)
-    .fetch_all(conn)
-    .await)?;
-    Ok(rows.into_iter().map(|(url,)| url).collect())
-}
-
-async fn record(db: &Db, event_id: &str, url: &str) -> Result<(), sqlx::Error> {
-    on_backend!(pool db, conn => sqlx::query(
-        "INSERT INTO webhook_deliveries (event_id, url, delivered_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (event_id, url) DO NOTHING",
-    )
-    .bind(event_id)
-    .bind(url)
-    .bind(chrono::Utc::now())
-    .execute(conn)
-    .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
 }

@@ -1,13 +1,26 @@
-//! Typed configuration from the environment (`SHOP_*`, plus the conventional `DATABASE_URL`,
-//! `REDIS_URL` and `AMQP_URL`) and an optional TOML file named by `SHOP_CONFIG_FILE`, whose keys
-//! are the variable names in lower case without the prefix (`http_addr`, `database_url`, ...).
-//! The environment wins over the file. A bad value fails with an error naming where it came from.
+//! Typed configuration of `shop-api` and `shop-workers`, from the environment (`SHOP_*`, plus the
+//! conventional `DATABASE_URL`, `REDIS_URL` and `AMQP_URL`) and an optional TOML file named by
+//! `SHOP_CONFIG_FILE`, whose keys are the variable names in lower case without the prefix
+//! (`http_addr`, `database_url`, ...). The environment wins over the file. A bad value fails with
+//! an error naming where it came from. Every setting is read here, once, into a typed field:
+//! [`Config::settings`] lists them (the file's keys are checked against that list, and a test
+//! checks the README's tables against it).
 
-use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+mod source;
+mod workers;
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::TaxRate;
+use source::{CONFIG_FILE, Source};
+
+pub use source::{Setting, SettingDefault};
+pub use workers::{
+    DEFAULT_INVOICE_DIR, DEFAULT_MAIL_DIR, DEFAULT_SELLER, EmailSettings, InvoiceSettings,
+    NotificationSettings, WorkerSettings, WorkersProcess,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}: {message}")]
@@ -139,18 +152,68 @@ pub struct Config {
     /// The `pg_dump` and `pg_restore` programs backups run (a name on `PATH` or a path).
     pub pg_dump: String,
     pub pg_restore: String,
+    /// Where `shop-api backup create` writes its one-line JSON report (`--report-file` wins).
+    pub backup_report_file: Option<PathBuf>,
+    /// The workers' settings, for `shop-workers` and the workers embedded in `shop-api`.
+    pub workers: WorkerSettings,
 }
 
 impl Config {
-    /// From the process environment.
+    /// From the process environment. A variable that is not valid UTF-8 is an error naming it.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars().collect())
+        let mut env = HashMap::new();
+        for setting in Self::settings() {
+            match std::env::var(setting.name) {
+                Ok(value) => {
+                    env.insert(setting.name.to_owned(), value);
+                }
+                Err(std::env::VarError::NotPresent) => {}
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(ConfigError {
+                        origin: setting.name.to_owned(),
+                        message: "must be valid UTF-8".into(),
+                    });
+                }
+            }
+        }
+        Self::from_vars(env)
     }
 
     /// From a given set of variables; `SHOP_CONFIG_FILE` among them names the optional file.
     pub fn from_vars(env: HashMap<String, String>) -> Result<Self, ConfigError> {
         let source = Source::new(env)?;
-        let database = source.get("DATABASE_URL");
+        source.reject_unknown_keys(&Self::settings())?;
+        Self::read(&source)
+    }
+
+    /// Every setting of `shop-api` and `shop-workers`, in the order they are read, with its
+    /// default: what the optional file may hold, and what the README documents. Derived by
+    /// reading the defaults, so it cannot drift from the code that reads the values.
+    pub fn settings() -> Vec<Setting> {
+        let source = Source::default();
+        // The defaults are valid (a test proves it), so every setting is read and recorded.
+        let _ = Self::read(&source);
+        let mut settings = vec![Setting {
+            name: CONFIG_FILE,
+            default: SettingDefault::Unset,
+        }];
+        settings.extend(source.into_settings());
+        settings
+    }
+
+    /// The known variables that `get` answers, as a map for [`from_vars`](Self::from_vars).
+    pub(crate) fn lookup(get: impl Fn(&str) -> Option<String>) -> HashMap<String, String> {
+        Self::settings()
+            .into_iter()
+            .filter_map(|setting| get(setting.name).map(|value| (setting.name.to_owned(), value)))
+            .collect()
+    }
+
+    fn read(source: &Source) -> Result<Self, ConfigError> {
+        let database = source.get(
+            "DATABASE_URL",
+            SettingDefault::Value(DatabaseUrl::EMBEDDED_DEFAULT),
+        );
         let database_is_default = database.is_none();
         let database_url = match database {
             Some((raw, origin)) => {
@@ -161,13 +224,21 @@ impl Config {
         Ok(Self {
             http_addr: source.parse("SHOP_HTTP_ADDR", "0.0.0.0:8080")?,
             grpc_addr: source.parse("SHOP_GRPC_ADDR", "0.0.0.0:50051")?,
-            demo_seed: source.parse("SHOP_DEMO_SEED", &database_is_default.to_string())?,
+            demo_seed: source.parse_or(
+                "SHOP_DEMO_SEED",
+                SettingDefault::Described("`true` without `DATABASE_URL`, else `false`"),
+                database_is_default,
+            )?,
             database_url,
             database_is_default,
             db_max_connections: source.parse_in("SHOP_DB_MAX_CONNECTIONS", "10", 1..=1_000)?,
-            redis_url: source.url("REDIS_URL", &["redis://", "rediss://"])?,
-            amqp_url: source.url("AMQP_URL", &["amqp://", "amqps://"])?,
-            jwt_secret: source.secret("SHOP_JWT_SECRET", 32)?,
+            redis_url: source.url(
+                "REDIS_URL",
+                SettingDefault::Unset,
+                &["redis://", "rediss://"],
+            )?,
+            amqp_url: source.url("AMQP_URL", SettingDefault::Unset, &["amqp://", "amqps://"])?,
+            jwt_secret: source.secret("SHOP_JWT_SECRET", SettingDefault::Unset, 32)?,
             log_format: match source.string("SHOP_LOG_FORMAT", "text") {
                 (format, _) if format == "text" => LogFormat::Text,
                 (format, _) if format == "json" => LogFormat::Json,
@@ -203,13 +274,7 @@ impl Config {
             )?,
             trust_forwarded_for: source.parse("SHOP_TRUST_FORWARDED_FOR", "false")?,
             cors_allowed_origins: {
-                let (raw, origin) = source.string("SHOP_CORS_ALLOWED_ORIGINS", "");
-                let origins: Vec<String> = raw
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                let (origins, origin) = source.list("SHOP_CORS_ALLOWED_ORIGINS");
                 if let Some(bad) = origins
                     .iter()
                     .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
@@ -226,7 +291,10 @@ impl Config {
                 "30",
                 1..=3_600,
             )?,
-            backup_target: match source.get("SHOP_BACKUP_TARGET") {
+            backup_target: match source.get(
+                "SHOP_BACKUP_TARGET",
+                SettingDefault::Described("`file://backups`"),
+            ) {
                 None => None,
                 Some((raw, origin)) => Some(
                     validate_backup_target(&raw)
@@ -234,10 +302,18 @@ impl Config {
                 ),
             },
             backup_s3_endpoint: source
-                .url("SHOP_BACKUP_S3_ENDPOINT", &["http://", "https://"])?
+                .url(
+                    "SHOP_BACKUP_S3_ENDPOINT",
+                    SettingDefault::Described("unset (AWS)"),
+                    &["http://", "https://"],
+                )?
                 .map(|url| url.expose_secret().to_owned()),
+            backup_report_file: source
+                .optional("SHOP_BACKUP_REPORT_FILE")
+                .map(PathBuf::from),
             pg_dump: source.string("SHOP_PG_DUMP", "pg_dump").0,
             pg_restore: source.string("SHOP_PG_RESTORE", "pg_restore").0,
+            workers: WorkerSettings::read(source)?,
         })
     }
 }
@@ -257,181 +333,6 @@ pub fn validate_backup_target(raw: &str) -> Result<String, String> {
             "invalid value {raw:?}: must be file:///directory or s3://bucket/prefix"
         ))
     }
-}
-
-/// Variables from the environment over keys from the optional file.
-struct Source {
-    env: HashMap<String, String>,
-    file: HashMap<String, String>,
-    file_path: Option<PathBuf>,
-}
-
-impl Source {
-    fn new(env: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let Some(path) = env
-            .get("SHOP_CONFIG_FILE")
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from)
-        else {
-            return Ok(Self {
-                env,
-                file: HashMap::new(),
-                file_path: None,
-            });
-        };
-        let error = |message: String| ConfigError {
-            origin: "SHOP_CONFIG_FILE".into(),
-            message,
-        };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| error(format!("{} is not valid TOML: {e}", path.display())))?;
-        let mut file = HashMap::new();
-        for (key, value) in table {
-            let name = variable_name(&key);
-            if !KNOWN.contains(&name.as_str()) {
-                return Err(error(format!("{}: unknown key `{key}`", path.display())));
-            }
-            let value = match value {
-                toml::Value::String(text) => text,
-                toml::Value::Integer(_) | toml::Value::Boolean(_) => value.to_string(),
-                _ => {
-                    return Err(error(format!(
-                        "{}: `{key}` must be a string, number or boolean",
-                        path.display()
-                    )));
-                }
-            };
-            file.insert(name, value);
-        }
-        Ok(Self {
-            env,
-            file,
-            file_path: Some(path),
-        })
-    }
-
-    /// The raw value and where it came from.
-    fn get(&self, name: &str) -> Option<(String, String)> {
-        if let Some(value) = self.env.get(name).filter(|value| !value.is_empty()) {
-            return Some((value.clone(), name.to_owned()));
-        }
-        self.file
-            .get(name)
-            .map(|value| (value.clone(), self.origin(name)))
-    }
-
-    fn origin(&self, name: &str) -> String {
-        match &self.file_path {
-            Some(path) if !self.env.contains_key(name) && self.file.contains_key(name) => {
-                format!("{} (key `{}` in {})", name, file_key(name), path.display())
-            }
-            _ => name.to_owned(),
-        }
-    }
-
-    fn string(&self, name: &str, default: &str) -> (String, String) {
-        self.get(name)
-            .unwrap_or_else(|| (default.to_owned(), name.to_owned()))
-    }
-
-    fn parse<T: FromStr>(&self, name: &str, default: &str) -> Result<T, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        let (raw, origin) = self.string(name, default);
-        raw.trim().parse().map_err(|error| ConfigError {
-            origin,
-            message: format!("invalid value {raw:?}: {error}"),
-        })
-    }
-
-    fn parse_in<T: FromStr + PartialOrd + fmt::Display>(
-        &self,
-        name: &str,
-        default: &str,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        let value: T = self.parse(name, default)?;
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError {
-                origin: self.origin(name),
-                message: format!("must be between {} and {}", range.start(), range.end()),
-            })
-        }
-    }
-
-    fn url(&self, name: &str, schemes: &[&str]) -> Result<Option<SecretString>, ConfigError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some((raw, _)) if schemes.iter().any(|scheme| raw.starts_with(scheme)) => {
-                Ok(Some(SecretString::from(raw)))
-            }
-            Some((_, origin)) => Err(ConfigError {
-                origin,
-                message: format!("must start with {}", schemes.join(" or ")),
-            }),
-        }
-    }
-
-    fn secret(&self, name: &str, min_length: usize) -> Result<Option<SecretString>, ConfigError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some((raw, _)) if raw.len() >= min_length => Ok(Some(SecretString::from(raw))),
-            Some((_, origin)) => Err(ConfigError {
-                origin,
-                message: format!("must be at least {min_length} bytes"),
-            }),
-        }
-    }
-}
-
-const KNOWN: &[&str] = &[
-    "SHOP_HTTP_ADDR",
-    "SHOP_GRPC_ADDR",
-    "DATABASE_URL",
-    "SHOP_DB_MAX_CONNECTIONS",
-    "REDIS_URL",
-    "AMQP_URL",
-    "SHOP_JWT_SECRET",
-    "SHOP_LOG_FORMAT",
-    "SHOP_LOG",
-    "SHOP_TAX_RATE_BPS",
-    "SHOP_LOW_STOCK_THRESHOLD",
-    "SHOP_DEMO_SEED",
-    "SHOP_SHUTDOWN_GRACE_SECONDS",
-    "SHOP_RATE_LIMIT_PER_MINUTE",
-    "SHOP_TRUST_FORWARDED_FOR",
-    "SHOP_CORS_ALLOWED_ORIGINS",
-    "SHOP_REQUEST_TIMEOUT_SECONDS",
-    "SHOP_BACKUP_TARGET",
-    "SHOP_BACKUP_S3_ENDPOINT",
-    "SHOP_PG_DUMP",
-    "SHOP_PG_RESTORE",
-];
-
-const UNPREFIXED: &[&str] = &["DATABASE_URL", "REDIS_URL", "AMQP_URL"];
-
-fn variable_name(file_key: &str) -> String {
-    let upper = file_key.to_ascii_uppercase();
-    if UNPREFIXED.contains(&upper.as_str()) {
-        upper
-    } else {
-        format!("SHOP_{upper}")
-    }
-}
-
-fn file_key(name: &str) -> String {
-    name.strip_prefix("SHOP_")
-        .unwrap_or(name)
-        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -609,5 +510,86 @@ mod tests {
         let error = config(&[("SHOP_CONFIG_FILE", path.to_str().expect("utf-8"))])
             .expect_err("unknown key");
         assert!(error.message.contains("unknown key `colour`"), "{error}");
+    }
+
+    #[test]
+    fn settings_list_every_variable_once_with_its_default() {
+        let settings = Config::settings();
+        let default_of = |name: &str| {
+            let found: Vec<&Setting> = settings.iter().filter(|s| s.name == name).collect();
+            assert_eq!(found.len(), 1, "{name} is listed once: {settings:?}");
+            found[0].documented_default()
+        };
+        assert_eq!(default_of("SHOP_CONFIG_FILE"), "unset");
+        assert_eq!(default_of("SHOP_HTTP_ADDR"), "`0.0.0.0:8080`");
+        assert_eq!(default_of("DATABASE_URL"), "`sqlite://shop.db`");
+        assert_eq!(default_of("SHOP_CORS_ALLOWED_ORIGINS"), "empty");
+        assert_eq!(default_of("SHOP_SMTP_PORT"), "`587`");
+        assert_eq!(default_of("SHOP_WORKER_CONCURRENCY"), "`10`");
+        assert_eq!(
+            default_of("SHOP_NOTIFY_WEBHOOK_SECRET"),
+            "required with URLs"
+        );
+    }
+
+    #[test]
+    fn worker_settings_are_typed_and_named_in_errors() {
+        let workers = config(&[]).expect("defaults are valid").workers;
+        assert_eq!(workers.process.concurrency, 10);
+        assert_eq!(workers.process.metrics_addr.port(), 9100);
+        assert_eq!(workers.invoice.dir, PathBuf::from("./var/invoices"));
+        assert_eq!(workers.email.mail_dir, PathBuf::from("./var/mail"));
+        assert!(workers.email.smtp_starttls && workers.email.smtp_port == 587);
+        assert!(workers.notification.webhook_urls.is_empty());
+        let urls = config(&[(
+            "SHOP_NOTIFY_WEBHOOK_URLS",
+            " https://a.example/hook , ,http://b.example ",
+        )])
+        .expect("valid");
+        assert_eq!(
+            urls.workers.notification.webhook_urls,
+            ["https://a.example/hook", "http://b.example"]
+        );
+        for (name, value) in [
+            ("SHOP_WORKER_CONCURRENCY", "0"),
+            ("SHOP_WORKERS_METRICS_ADDR", "nowhere"),
+            ("SHOP_SMTP_PORT", "smtp"),
+            ("SHOP_SMTP_PORT", "0"),
+            ("SHOP_SMTP_STARTTLS", "yes"),
+        ] {
+            assert_eq!(config(&[(name, value)]).expect_err(name).origin, name);
+        }
+    }
+
+    #[test]
+    fn the_file_holds_worker_settings_but_not_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("shop.toml");
+        let file = path.to_str().expect("utf-8");
+        std::fs::write(&path, "mail_dir = \"/tmp/mail\"\nsmtp_port = 2525\n").expect("write");
+        let workers = config(&[("SHOP_CONFIG_FILE", file)])
+            .expect("valid")
+            .workers;
+        assert_eq!(workers.email.mail_dir, PathBuf::from("/tmp/mail"));
+        assert_eq!(workers.email.smtp_port, 2525);
+        let from_lookup = WorkerSettings::from_lookup(|name| {
+            (name == "SHOP_CONFIG_FILE").then(|| file.to_owned())
+        })
+        .expect("valid");
+        assert_eq!(from_lookup.email.smtp_port, 2525);
+        std::fs::write(&path, "smtp_port = 0\n").expect("write");
+        let error = config(&[("SHOP_CONFIG_FILE", file)]).expect_err("invalid");
+        assert!(
+            error
+                .origin
+                .starts_with("SHOP_SMTP_PORT (key `smtp_port` in "),
+            "{error}"
+        );
+        std::fs::write(&path, "config_file = \"other.toml\"\n").expect("write");
+        let error = config(&[("SHOP_CONFIG_FILE", file)]).expect_err("unknown key");
+        assert!(
+            error.message.contains("unknown key `config_file`"),
+            "{error}"
+        );
     }
 }
