@@ -66,8 +66,6 @@ pub struct AppStateInner {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub catalog_cache: rest::cache::LocalCatalogCache,
-    /// The workers' view of the database (analytics report; later the embedded workers).
-    workers_db: std::sync::OnceLock<shop_workers::store::Db>,
     /// The embedded workers' counters, served on `/metrics` with the API's own.
     worker_metrics: std::sync::OnceLock<Arc<shop_workers::runtime::metrics::Metrics>>,
 }
@@ -92,16 +90,8 @@ impl AppState {
             metrics,
             limits,
             catalog_cache: Default::default(),
-            workers_db: std::sync::OnceLock::new(),
             worker_metrics: std::sync::OnceLock::new(),
         }))
-    }
-
-    /// Gives the handlers the workers' database (the analytics report reads it).
-    #[must_use]
-    pub fn with_workers_db(self, db: shop_workers::store::Db) -> Self {
-        let _ = self.0.workers_db.set(db);
-        self
     }
 
     /// Serves the embedded workers' metrics (`shop_workers_…`) on `/metrics` too.
@@ -112,11 +102,6 @@ impl AppState {
     ) -> Self {
         let _ = self.0.worker_metrics.set(metrics);
         self
-    }
-
-    /// The workers' database, when [`Self::with_workers_db`] gave one.
-    pub fn workers_db(&self) -> Option<&shop_workers::store::Db> {
-        self.0.workers_db.get()
     }
 }
 

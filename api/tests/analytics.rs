@@ -7,12 +7,13 @@ use chrono::{TimeZone as _, Utc};
 use common::journey::login;
 use common::{Server, http, shop_api};
 use serde_json::{Value, json};
+use shop_core::{adapters, app::WorkerData};
 use shop_core::{
     config::DatabaseUrl,
     domain::{OrderId, ProductId, UserId},
     messaging::{CloudEvent, SOURCE},
 };
-use shop_workers::{analytics::Analytics, handler::Handler as _, store::Db};
+use shop_workers::{analytics::Analytics, handler::Handler as _};
 
 const EPHEMERAL_PORT: (&str, &str) = ("SHOP_HTTP_ADDR", "127.0.0.1:0");
 
@@ -50,7 +51,8 @@ async fn admins_read_the_analytics_report_and_customers_may_not() {
         dir.path().join("shop.db").display()
     ))
     .expect("a database URL");
-    let analytics = Analytics::new(Db::connect(&url, 1).await.expect("open the database"));
+    let store = adapters::connect(&url, 1).await.expect("open the database");
+    let analytics = Analytics::new(WorkerData::new(store));
     let (user, product) = (UserId::new(), ProductId::new());
     let order = OrderId::new();
     for event in [

@@ -1,7 +1,7 @@
 //! `GET /api/v1/orders/{id}/invoice` on Postgres: the invoice worker's PDF for the order's owner
 //! and administrators, 404 for another customer and before the invoice exists, 401 signed out.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use reqwest::{Client, StatusCode};
 use secrecy::SecretString;
@@ -11,16 +11,16 @@ use shop_core::{
     adapters,
     app::{
         Actor, AddToCart, AuthSettings, Checkout, CreateProduct, RecordPayment, RegisterUser, Shop,
-        ShopSettings,
+        ShopSettings, WorkerData,
     },
     config::DatabaseUrl,
     messaging::CloudEvent,
 };
 use shop_testing::PgDatabase;
 use shop_workers::{
+    email::StoredInvoices,
     handler::Handler as _,
     invoice::{InvoiceStore, Invoices, seller_lines},
-    store::Db,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -68,22 +68,20 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
     let store = adapters::connect_and_migrate(&url, 5)
         .await
         .expect("migrate the test database");
-    let shop = Shop::new(store, ShopSettings::default()).with_auth(AuthSettings::new(
-        SecretString::from("invoice-tests-secret-long-enough-for-hs256"),
+    let shop = Shop::new(store, ShopSettings::default())
+        .with_auth(AuthSettings::new(SecretString::from(
+            "invoice-tests-secret-long-enough-for-hs256",
+        )))
+        .with_invoice_files(Arc::new(StoredInvoices));
+    let app = router(AppState::new(
+        shop.clone(),
+        Limits {
+            rate_limit_per_minute: 0,
+            trust_forwarded_for: false,
+            request_timeout: Duration::from_secs(30),
+            cors_allowed_origins: Vec::new(),
+        },
     ));
-    let db = Db::connect(&url, 3).await.expect("the workers' pool");
-    let app = router(
-        AppState::new(
-            shop.clone(),
-            Limits {
-                rate_limit_per_minute: 0,
-                trust_forwarded_for: false,
-                request_timeout: Duration::from_secs(30),
-                cors_allowed_origins: Vec::new(),
-            },
-        )
-        .with_workers_db(db.clone()),
-    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
@@ -178,7 +176,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
         .expect("an OrderPaid event");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let worker = Invoices::new(
-        db,
+        WorkerData::new(shop.store().clone()),
         InvoiceStore::local(dir.path()).expect("the invoice folder"),
         seller_lines("Shop"),
     );

@@ -11,6 +11,15 @@ use crate::domain::{
 };
 use crate::messaging::CloudEvent;
 
+mod workers;
+
+pub use workers::{
+    AnalyticsEffect, AnalyticsEvent, AnalyticsFigures, AnalyticsStore, DailySales, EventWork,
+    FunnelDay, InvoiceFiles, InvoiceOrder, InvoiceOrderLine, InvoiceRecord, InvoiceStore,
+    NewInvoice, Notification, NotificationPage, NotificationQuery, NotificationStore,
+    ProcessedMessages, ProductSales,
+};
+
 /// Why storage refused or failed an operation. Backend details stay inside `Backend` and are
 /// logged, never shown to users.
 #[derive(Debug, thiserror::Error)]
@@ -326,9 +335,19 @@ pub struct PoolStatus {
     pub idle: u32,
 }
 
-/// Everything the shop stores, behind one handle.
+/// Everything the shop and its workers store, behind one handle.
 #[async_trait]
-pub trait Store: UserStore + CatalogStore + CartStore + OrderStore + OutboxStore {
+pub trait Store:
+    UserStore
+    + CatalogStore
+    + CartStore
+    + OrderStore
+    + OutboxStore
+    + ProcessedMessages
+    + NotificationStore
+    + InvoiceStore
+    + AnalyticsStore
+{
     /// `postgres` or `sqlite`, for logs and the start-up banner.
     fn backend(&self) -> &'static str;
     /// Succeeds when the database answers a query.

@@ -2,8 +2,9 @@
 //!
 //! The same handlers run in the standalone `shop-workers` binary (fed by RabbitMQ through
 //! [`runtime`]) and inside `shop-api` under the embedded default (fed by the in-process bus).
-//! Each handler is idempotent through [`store::Db::claim`]: its database changes and the record
-//! that the event was processed commit together.
+//! Each handler is idempotent through [`WorkerData::claim`]: its database changes and the record
+//! that the event was processed commit together. The workers reach the shop's data only through
+//! `shop_core::app` ([`WorkerData`]); they run no SQL of their own.
 
 pub mod analytics;
 pub mod dead_letters;
@@ -12,15 +13,15 @@ pub mod embedded;
 pub mod handler;
 pub mod invoice;
 pub mod notification;
+mod payloads;
 pub mod runtime;
-pub mod store;
 pub mod writable;
 
 use std::sync::Arc;
 
-use shop_core::messaging::WorkerKind;
+use shop_core::{app::WorkerData, messaging::WorkerKind};
 
-use crate::{handler::Handler, store::Db};
+use crate::handler::Handler;
 
 /// What handlers are built from. A worker's own settings (SMTP server, blob store, webhook
 /// endpoints) come from the environment and are read when its handler is built, so a wrong
@@ -28,8 +29,9 @@ use crate::{handler::Handler, store::Db};
 /// variable ([`SettingError`]).
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// The shop's database (the workers' tables and the processed-message records live there).
-    pub db: Db,
+    /// The shop's data as the workers see it (their records, and the processed-message records
+    /// that make each handler's effect happen once).
+    pub data: WorkerData,
 }
 
 /// A worker setting that is missing, invalid or unusable (such as a folder that cannot be
@@ -45,7 +47,7 @@ pub fn handler_for(
     kind: WorkerKind,
     deps: &Deps,
 ) -> Result<Option<Arc<dyn Handler>>, SettingError> {
-    let db = deps.db.clone();
+    let db = deps.data.clone();
     let handler: Arc<dyn Handler> = match kind {
         WorkerKind::Analytics => Arc::new(analytics::Analytics::new(db)),
         WorkerKind::Invoice => Arc::new(invoice::Invoices::from_env(db).map_err(SettingError)?),

@@ -7,27 +7,43 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{NaiveDate, TimeZone as _, Utc};
 use shop_core::{
-    adapters,
+    adapters::{
+        self,
+        sql::{Db, SqlStore},
+    },
+    app::{Actor, AnalyticsRange, AnalyticsReport, Shop, ShopSettings},
     config::DatabaseUrl,
     domain::{ProductId, UserId},
 };
 use shop_workers::{
-    analytics::{Analytics, report},
+    analytics::Analytics,
     handler::Handler,
     runtime::{Runtime, Settings},
-    store::{Db, Outcome},
 };
 use support::{
-    broker, cart_updated, count, database, eventually, order_placed, product_viewed, publish,
+    broker, cart_updated, count, data, database, eventually, order_placed, product_viewed, publish,
 };
+
+/// The analytics report from `from` to `to`, as an administrator reads it.
+async fn analytics_report(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<AnalyticsReport, String> {
+    let range = AnalyticsRange::new(from, to).map_err(|error| error.0)?;
+    let shop = Shop::new(Arc::new(SqlStore::new(db.clone())), ShopSettings::default());
+    shop.analytics_report(&Actor::System, range)
+        .await
+        .map_err(|error| error.to_string())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_message_delivered_twice_counts_once() {
     let (_database, db) = database().await;
     let (vhost, _connection, channel) = broker().await;
     let runtime = Runtime::new(
-        vec![Arc::new(Analytics::new(db.clone()))],
-        db.clone(),
+        vec![Arc::new(Analytics::new(data(&db)))],
+        data(&db),
         Settings::new(vhost.url(), 4),
     );
     let metrics = Arc::clone(runtime.metrics());
@@ -71,7 +87,12 @@ async fn the_same_message_delivered_twice_counts_once() {
         .await
         .expect("one product");
     assert_eq!(units, 2);
-    assert!(db.is_processed("analytics", &order.id).await.expect("read"));
+    assert!(
+        data(&db)
+            .is_processed("analytics", &order.id)
+            .await
+            .expect("read")
+    );
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(15), running)
@@ -100,7 +121,7 @@ async fn report_on_sqlite() {
 
 /// Views, carts and orders over two days and two currencies, each event handled twice.
 async fn report_adds_up(db: &Db) {
-    let analytics = Analytics::new(db.clone());
+    let analytics = Analytics::new(data(db));
     let day1 = Utc
         .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
         .single()
@@ -144,7 +165,7 @@ async fn report_adds_up(db: &Db) {
 
     let first = NaiveDate::from_ymd_opt(2026, 11, 20).expect("a day");
     let last = NaiveDate::from_ymd_opt(2026, 11, 22).expect("a day");
-    let report = report(db, first, last).await.expect("a report");
+    let report = analytics_report(db, first, last).await.expect("a report");
     assert_eq!(report.days.len(), 3, "every day of the range: {report:#?}");
     let totals: Vec<(&str, i64, i64)> = report
         .totals
@@ -190,9 +211,7 @@ async fn report_adds_up(db: &Db) {
     assert!(report.days[2].sales.is_empty());
 
     assert!(
-        shop_workers::analytics::report(db, last, first)
-            .await
-            .is_err(),
+        analytics_report(db, last, first).await.is_err(),
         "from after to"
     );
 }
@@ -200,29 +219,27 @@ async fn report_adds_up(db: &Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_runs_the_effect_once() {
     let (_database, db) = database().await;
+    let data = data(&db);
     let mut runs = 0;
     for _ in 0..2 {
-        let outcome = db
-            .once::<sqlx::Error>("test", "event-1", async |_tx| {
-                runs += 1;
-                Ok(())
-            })
-            .await
-            .expect("once");
-        let _ = outcome;
+        if let Some(work) = data.claim("test", "event-1").await.expect("claim") {
+            runs += 1;
+            work.commit().await.expect("commit");
+        }
     }
     assert_eq!(runs, 1);
-    assert_eq!(
-        db.once::<sqlx::Error>("test", "event-1", async |_tx| Ok(()))
+    assert!(
+        data.claim("test", "event-1")
             .await
-            .expect("once"),
-        Outcome::Duplicate
+            .expect("claim")
+            .is_none(),
+        "a duplicate"
     );
-    assert_eq!(
-        db.once::<sqlx::Error>("other", "event-1", async |_tx| Ok(()))
+    assert!(
+        data.claim("other", "event-1")
             .await
-            .expect("once"),
-        Outcome::Done,
+            .expect("claim")
+            .is_some(),
         "each consumer keeps its own records"
     );
 }

@@ -232,7 +232,7 @@ async fn sigterm_in_a_burst_loses_and_duplicates_nothing() {
 
     assert_eq!(count(&db, "analytics_events").await, EVENTS);
     assert_eq!(count(&db, "processed_messages").await, EVENTS);
-    let shop_workers::store::Db::Postgres(pool) = &db else {
+    let shop_core::adapters::sql::Db::Postgres(pool) = &db else {
         unreachable!()
     };
     let (views, viewers): (i64, i64) = sqlx::query_as(

@@ -11,7 +11,10 @@ use chrono::Utc;
 use lettre::message::Mailbox;
 use mail_parser::{MessageParser, MimeHeaders as _};
 use shop_core::{
-    adapters,
+    adapters::{
+        self,
+        sql::{Db, Sql},
+    },
     config::DatabaseUrl,
     domain::{OrderId, ProductId, UserId},
 };
@@ -20,10 +23,8 @@ use shop_workers::{
     email::{Delivery, Email, InvoiceFiles, Settings, StoredInvoices},
     handler::{Handler, HandlerError},
     invoice::InvoiceStore,
-    on_backend,
-    store::Db,
 };
-use support::{broker, database, event, eventually, order_placed, publish};
+use support::{broker, data, database, event, eventually, order_placed, publish};
 
 /// Mailer settings that deliver to `sink` over plain SMTP.
 fn smtp_to(sink: &SmtpSink) -> Settings {
@@ -42,7 +43,7 @@ fn smtp_to(sink: &SmtpSink) -> Settings {
 async fn user(db: &Db, email: &str, name: &str) -> UserId {
     let id = UserId::new();
     let now = Utc::now();
-    on_backend!(pool db, conn => sqlx::query(
+    Sql::new(
         "INSERT INTO users (id, email, full_name, role, password_hash, disabled, created_at, updated_at) \
          VALUES ($1, $2, $3, 'customer', 'not a hash', $4, $5, $5)",
     )
@@ -51,9 +52,8 @@ async fn user(db: &Db, email: &str, name: &str) -> UserId {
     .bind(name)
     .bind(false)
     .bind(now)
-    .execute(conn)
+    .execute(db)
     .await
-    .map(|done| done.rows_affected()))
     .expect("insert a user");
     id
 }
@@ -84,7 +84,7 @@ fn to_address(message: &mail_parser::Message<'_>) -> String {
 async fn the_order_confirmation_reaches_the_smtp_server_once() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
+    let email = Email::new(data(&db), &smtp_to(&sink)).expect("the handler");
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
     let order = order_placed(
         customer,
@@ -137,7 +137,12 @@ async fn the_order_confirmation_reaches_the_smtp_server_once() {
             .is_some_and(|id| id.starts_with(&order.id)),
         "the Message-ID carries the event id"
     );
-    assert!(db.is_processed("email", &order.id).await.expect("read"));
+    assert!(
+        data(&db)
+            .is_processed("email", &order.id)
+            .await
+            .expect("read")
+    );
 }
 
 #[tokio::test]
@@ -164,17 +169,18 @@ async fn an_unreachable_smtp_server_is_retried_and_the_retry_sends() {
         credentials: None,
         starttls: false,
     };
-    let down = Email::new(db.clone(), &settings).expect("the handler");
+    let down = Email::new(data(&db), &settings).expect("the handler");
     let error = down.handle(&registered).await.expect_err("no server");
     assert!(matches!(error, HandlerError::Retry(_)), "{error}");
     assert!(
-        !db.is_processed("email", &registered.id)
+        !data(&db)
+            .is_processed("email", &registered.id)
             .await
             .expect("read")
     );
 
     let sink = SmtpSink::start().await;
-    let up = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
+    let up = Email::new(data(&db), &smtp_to(&sink)).expect("the handler");
     up.handle(&registered).await.expect("sent on retry");
     let received = sink.received();
     assert_eq!(received.len(), 1);
@@ -185,7 +191,7 @@ async fn an_unreachable_smtp_server_is_retried_and_the_retry_sends() {
 async fn an_unknown_user_is_rejected_and_other_status_changes_send_nothing() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &smtp_to(&sink)).expect("the handler");
+    let email = Email::new(data(&db), &smtp_to(&sink)).expect("the handler");
     let stranger = UserId::new();
     let order = OrderId::new();
     let paid = event(
@@ -232,11 +238,13 @@ struct FakeInvoices;
 
 #[async_trait]
 impl InvoiceFiles for FakeInvoices {
-    async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>> {
-        anyhow::ensure!(
-            location == "file:///invoices/INV-7.pdf",
-            "no file at {location}"
-        );
+    async fn fetch(
+        &self,
+        location: &str,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        if location != "file:///invoices/INV-7.pdf" {
+            return Err(format!("no file at {location}").into());
+        }
         Ok(b"%PDF-1.4 fake".to_vec())
     }
 }
@@ -245,7 +253,7 @@ impl InvoiceFiles for FakeInvoices {
 async fn the_invoice_carries_its_pdf() {
     let (_database, db) = database().await;
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &smtp_to(&sink))
+    let email = Email::new(data(&db), &smtp_to(&sink))
         .expect("the handler")
         .with_invoice_files(Arc::new(FakeInvoices));
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
@@ -299,7 +307,7 @@ async fn the_invoice_pdf_is_read_from_the_invoice_store() {
         .await
         .expect("store the PDF");
     let sink = SmtpSink::start().await;
-    let email = Email::new(db.clone(), &smtp_to(&sink))
+    let email = Email::new(data(&db), &smtp_to(&sink))
         .expect("the handler")
         .with_invoice_files(Arc::new(StoredInvoices));
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
@@ -342,7 +350,7 @@ async fn without_an_smtp_server_mail_is_written_to_eml_files_on_sqlite() {
     let settings =
         Settings::from_lookup(|name| (name == "SHOP_MAIL_DIR").then(|| mail_dir.clone()))
             .expect("settings");
-    let email = Email::new(db.clone(), &settings).expect("the handler");
+    let email = Email::new(data(&db), &settings).expect("the handler");
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
     let registered = event(
         "dev.shop.user.registered.v1",
@@ -448,7 +456,13 @@ async fn the_binary_sends_the_confirmation_of_an_order_published_to_rabbitmq() {
     .await;
     eventually(Duration::from_secs(10), "the event recorded", || {
         let (db, id) = (db.clone(), order.id.clone());
-        async move { db.is_processed("email", &id).await.ok()?.then_some(()) }
+        async move {
+            data(&db)
+                .is_processed("email", &id)
+                .await
+                .ok()?
+                .then_some(())
+        }
     })
     .await;
     // The second delivery follows the first on the same queue; give it time to be handled (and,
@@ -485,7 +499,7 @@ async fn stored_order(
     let mut items = Vec::new();
     for (sku, name, _, price) in lines {
         let product = ProductId::new();
-        on_backend!(pool db, conn => sqlx::query(
+        Sql::new(
             "INSERT INTO products (id, sku, name, name_key, slug, description, price_minor, \
              currency, stock, active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, '', $6, 'EUR', 10, $7, $8, $8)",
@@ -498,13 +512,12 @@ async fn stored_order(
         .bind(*price)
         .bind(true)
         .bind(now)
-        .execute(conn)
+        .execute(db)
         .await
-        .map(|done| done.rows_affected()))
         .expect("insert a product");
         items.push(product);
     }
-    on_backend!(pool db, conn => sqlx::query(
+    Sql::new(
         "INSERT INTO orders (id, user_id, status, currency, subtotal_minor, tax_minor, \
          total_minor, placed_at, updated_at) \
          VALUES ($1, $2, 'pending_payment', 'EUR', $3, 0, $3, $4, $4)",
@@ -513,12 +526,11 @@ async fn stored_order(
     .bind(customer.as_uuid())
     .bind(total)
     .bind(now)
-    .execute(conn)
+    .execute(db)
     .await
-    .map(|done| done.rows_affected()))
     .expect("insert an order");
     for (line_no, ((sku, name, quantity, price), product)) in lines.iter().zip(&items).enumerate() {
-        on_backend!(pool db, conn => sqlx::query(
+        Sql::new(
             "INSERT INTO order_items (order_id, line_no, product_id, sku, name, \
              unit_price_minor, quantity, line_total_minor) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -531,9 +543,8 @@ async fn stored_order(
         .bind(*price)
         .bind(*quantity)
         .bind(quantity * price)
-        .execute(conn)
+        .execute(db)
         .await
-        .map(|done| done.rows_affected()))
         .expect("insert an order line");
     }
     let lines: Vec<(ProductId, &str, i64, i64)> = lines
@@ -554,7 +565,7 @@ async fn confirmation_names_the_products(db: &Db) {
     let settings =
         Settings::from_lookup(|name| (name == "SHOP_MAIL_DIR").then(|| mail_dir.clone()))
             .expect("settings");
-    let email = Email::new(db.clone(), &settings).expect("the handler");
+    let email = Email::new(data(db), &settings).expect("the handler");
     let customer = user(db, "ada@example.com", "Ada Lovelace").await;
     let placed = stored_order(
         db,

@@ -4,22 +4,37 @@
 
 use chrono::{Datelike as _, Utc};
 use secrecy::SecretString;
+use std::sync::Arc;
+
 use shop_core::{
-    adapters,
+    adapters::{
+        self,
+        sql::{Db, SqlStore},
+    },
     app::{
         Actor, AddToCart, AddressInput, AuthSettings, Checkout, CreateProduct, RecordPayment,
-        RegisterUser, Shop, ShopSettings,
+        RegisterUser, Shop, ShopSettings, WorkerData,
     },
     config::DatabaseUrl,
-    domain::{Order, TaxRate},
+    domain::{Order, OrderId, TaxRate},
     messaging::CloudEvent,
+    ports::{InvoiceRecord, InvoiceStore as _, StoreResult},
 };
 use shop_testing::PgDatabase;
 use shop_workers::{
     handler::Handler as _,
-    invoice::{InvoiceStore, Invoices, find, seller_lines},
-    store::Db,
+    invoice::{InvoiceStore, Invoices, seller_lines},
 };
+
+/// The workers' way into the shop's data, on the test database.
+fn data(db: &Db) -> WorkerData {
+    WorkerData::new(Arc::new(SqlStore::new(db.clone())))
+}
+
+/// The invoice of `order`, as the API's download route reads it.
+async fn find(db: &Db, order: OrderId) -> StoreResult<Option<InvoiceRecord>> {
+    SqlStore::new(db.clone()).find_invoice(order).await
+}
 
 /// A shop with 10 % tax on a fresh Postgres database, and the workers' pool on it.
 async fn shop() -> (PgDatabase, Shop, Db) {
@@ -164,7 +179,7 @@ async fn a_paid_order_gets_one_invoice_however_often_it_is_paid() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = InvoiceStore::local(dir.path()).expect("the invoice folder");
     let worker = Invoices::new(
-        db.clone(),
+        data(&db),
         store.clone(),
         seller_lines("Test Shop Ltd|1 Commerce Way|Springfield"),
     );
@@ -239,7 +254,7 @@ async fn an_unknown_order_is_rejected_and_other_events_are_ignored() {
     let (_database, _shop, db) = shop().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let worker = Invoices::new(
-        db,
+        data(&db),
         InvoiceStore::local(dir.path()).expect("the invoice folder"),
         seller_lines("Shop"),
     );
@@ -277,7 +292,7 @@ async fn invoices_work_on_sqlite_too() {
         .expect("an SQLite URL");
     let (shop, db) = shop_on(&url).await;
     let store = InvoiceStore::local(dir.path().join("files")).expect("the invoice folder");
-    let worker = Invoices::new(db.clone(), store.clone(), seller_lines("Shop"));
+    let worker = Invoices::new(data(&db), store.clone(), seller_lines("Shop"));
     let (order, paid) = paid_order(&shop, "ada@example.com", "MUG-1").await;
     worker.handle(&paid).await.expect("handled");
     worker.handle(&paid).await.expect("handled again");

@@ -19,15 +19,55 @@ use axum::{
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use shop_core::{
-    adapters,
+    adapters::{
+        self,
+        sql::{Db, SqlStore},
+    },
+    app::WorkerData,
     config::DatabaseUrl,
     messaging::{CloudEvent, SOURCE},
+    ports::{
+        Clock as _, NotificationPage, NotificationQuery, NotificationStore as _, StoreResult,
+        SystemClock,
+    },
 };
 use shop_workers::{
     handler::{Handler, HandlerError},
     notification::{self, Notifications, webhook::Webhooks},
-    store::Db,
 };
+
+/// The workers' way into the shop's data, on the test database.
+fn data(db: &Db) -> WorkerData {
+    WorkerData::new(Arc::new(SqlStore::new(db.clone())))
+}
+
+/// `user_id`'s notifications, as the REST API lists them.
+async fn list(
+    db: &Db,
+    user_id: &str,
+    unread_only: bool,
+    limit: u32,
+    before: Option<&str>,
+) -> StoreResult<NotificationPage> {
+    let query = NotificationQuery {
+        user_id: user_id.to_owned(),
+        unread_only,
+        before: before.map(str::to_owned),
+        limit,
+    };
+    SqlStore::new(db.clone()).list_notifications(&query).await
+}
+
+/// Marks `id` read for `user_id`, as the REST API does.
+async fn mark_read(
+    db: &Db,
+    user_id: &str,
+    id: &str,
+) -> StoreResult<Option<notification::Notification>> {
+    SqlStore::new(db.clone())
+        .mark_notification_read(user_id, id, SystemClock.now())
+        .await
+}
 
 const SECRET: &str = "a webhook secret for the tests";
 
@@ -139,16 +179,14 @@ fn received(receiver: &Receiver) -> Vec<(HeaderMap, Bytes)> {
 #[tokio::test]
 async fn a_duplicate_event_makes_one_notification() {
     let (_dir, db) = database().await;
-    let handler = Notifications::new(db.clone(), Webhooks::none());
+    let handler = Notifications::new(data(&db), Webhooks::none());
     let user = uuid::Uuid::now_v7().to_string();
     let placed = order_placed(&user);
     handler.handle(&placed).await.expect("handled");
     handler.handle(&placed).await.expect("handled again");
     assert_eq!(count(&db, "notifications").await, 1);
 
-    let page = notification::list(&db, &user, false, 10, None)
-        .await
-        .expect("list");
+    let page = list(&db, &user, false, 10, None).await.expect("list");
     assert_eq!(page.items.len(), 1);
     let only = &page.items[0];
     assert_eq!(only.kind, "order_placed");
@@ -159,26 +197,24 @@ async fn a_duplicate_event_makes_one_notification() {
 
     // Read by its owner only.
     assert_eq!(
-        notification::mark_read(&db, "someone else", &only.id)
+        mark_read(&db, "someone else", &only.id)
             .await
             .expect("mark read"),
         None
     );
-    let read = notification::mark_read(&db, &user, &only.id)
+    let read = mark_read(&db, &user, &only.id)
         .await
         .expect("mark read")
         .expect("found");
     assert!(read.read_at.is_some());
-    let unread = notification::list(&db, &user, true, 10, None)
-        .await
-        .expect("list");
+    let unread = list(&db, &user, true, 10, None).await.expect("list");
     assert!(unread.items.is_empty());
 }
 
 #[tokio::test]
 async fn events_for_no_customer_make_none_and_malformed_ones_are_rejected() {
     let (_dir, db) = database().await;
-    let handler = Notifications::new(db.clone(), Webhooks::none());
+    let handler = Notifications::new(data(&db), Webhooks::none());
     let low = event(
         "dev.shop.stock.low.v1",
         serde_json::json!({ "product_id": "p", "sku": "MUG", "stock": 1, "threshold": 5 }),
@@ -209,7 +245,7 @@ async fn events_for_no_customer_make_none_and_malformed_ones_are_rejected() {
 async fn webhooks_receive_the_notification_signed() {
     let (_dir, db) = database().await;
     let (receiver, url) = receiver(0).await;
-    let handler = Notifications::new(db.clone(), webhooks(&[&url]));
+    let handler = Notifications::new(data(&db), webhooks(&[&url]));
     let user = uuid::Uuid::now_v7().to_string();
     let placed = order_placed(&user);
     handler.handle(&placed).await.expect("handled");
@@ -229,9 +265,7 @@ async fn webhooks_receive_the_notification_signed() {
         expected
     );
     let sent: notification::Notification = serde_json::from_slice(body).expect("a notification");
-    let stored = notification::list(&db, &user, false, 10, None)
-        .await
-        .expect("list");
+    let stored = list(&db, &user, false, 10, None).await.expect("list");
     assert_eq!(stored.items, [sent]);
 
     // Handled again (a redelivery): no second POST.
@@ -243,7 +277,7 @@ async fn webhooks_receive_the_notification_signed() {
 async fn a_webhook_failing_twice_then_succeeding_gets_it_in_one_handling() {
     let (_dir, db) = database().await;
     let (receiver, url) = receiver(2).await;
-    let handler = Notifications::new(db.clone(), webhooks(&[&url]));
+    let handler = Notifications::new(data(&db), webhooks(&[&url]));
     handler
         .handle(&order_placed("ada"))
         .await
@@ -258,7 +292,7 @@ async fn a_redelivered_event_posts_only_to_the_endpoints_still_owed() {
     let (good, good_url) = receiver(0).await;
     // Fails the three attempts of the first handling, then succeeds.
     let (flaky, flaky_url) = receiver(3).await;
-    let handler = Notifications::new(db.clone(), webhooks(&[&good_url, &flaky_url]));
+    let handler = Notifications::new(data(&db), webhooks(&[&good_url, &flaky_url]));
     let placed = order_placed("ada");
     assert!(matches!(
         handler.handle(&placed).await,
@@ -286,7 +320,7 @@ async fn on_postgres_too() {
         .expect("migrate the test database");
     let db = Db::connect(&url, 2).await.expect("connect");
     let (receiver, hook) = receiver(1).await;
-    let handler = Notifications::new(db.clone(), webhooks(&[&hook]));
+    let handler = Notifications::new(data(&db), webhooks(&[&hook]));
     let user = uuid::Uuid::now_v7().to_string();
     let (first, second) = (order_placed(&user), order_placed(&user));
     for event in [&first, &first, &second] {
@@ -294,13 +328,11 @@ async fn on_postgres_too() {
     }
     assert_eq!(received(&receiver).len(), 2, "one POST per event");
 
-    let page = notification::list(&db, &user, false, 1, None)
-        .await
-        .expect("list");
+    let page = list(&db, &user, false, 1, None).await.expect("list");
     assert_eq!(page.items.len(), 1);
     let newest = page.items[0].clone();
     let cursor = page.next_cursor.expect("a second page");
-    let rest = notification::list(&db, &user, false, 1, Some(&cursor))
+    let rest = list(&db, &user, false, 1, Some(&cursor))
         .await
         .expect("list");
     assert_eq!(rest.items.len(), 1);
@@ -311,19 +343,17 @@ async fn on_postgres_too() {
     assert_eq!(sent, newest, "what was sent is what is stored");
 
     assert_eq!(
-        notification::mark_read(&db, "someone else", &newest.id)
+        mark_read(&db, "someone else", &newest.id)
             .await
             .expect("mark read"),
         None
     );
-    let read = notification::mark_read(&db, &user, &newest.id)
+    let read = mark_read(&db, &user, &newest.id)
         .await
         .expect("mark read")
         .expect("found");
     assert!(read.read_at.is_some());
-    let unread = notification::list(&db, &user, true, 10, None)
-        .await
-        .expect("list");
+    let unread = list(&db, &user, true, 10, None).await.expect("list");
     assert_eq!(unread.items.len(), 1);
     assert_ne!(unread.items[0].id, newest.id);
 }

@@ -230,8 +230,8 @@ impl Running {
 }
 
 /// Adds a customer to `users` (Postgres).
-async fn user(db: &shop_workers::store::Db, email: &str) -> UserId {
-    let shop_workers::store::Db::Postgres(pool) = db else {
+async fn user(db: &shop_core::adapters::sql::Db, email: &str) -> UserId {
+    let shop_core::adapters::sql::Db::Postgres(pool) = db else {
         panic!("a Postgres test database")
     };
     let id = UserId::new();

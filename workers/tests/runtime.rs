@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use lapin::{BasicProperties, Channel, options::BasicPublishOptions};
 use shop_core::{
+    adapters::sql::Db,
     domain::UserId,
     messaging::{CloudEvent, DELIVERY_LIMIT, WorkerKind},
 };
@@ -20,9 +21,8 @@ use shop_workers::{
     dead_letters,
     handler::{Handler, HandlerError},
     runtime::{Runtime, Settings},
-    store::Db,
 };
-use support::{broker, database, eventually, publish};
+use support::{broker, data, database, eventually, publish};
 
 /// Fails every event, as told, and remembers when it was called.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ fn start(
     let mut settings = Settings::new(url, 2);
     settings.retry_base = Duration::from_millis(20);
     settings.sample_every = Duration::from_millis(200);
-    let runtime = Runtime::new(vec![handler], db, settings);
+    let runtime = Runtime::new(vec![handler], data(&db), settings);
     let metrics = Arc::clone(runtime.metrics());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runtime.run(async move {
@@ -284,7 +284,11 @@ async fn consuming_resumes_after_the_broker_drops_the_connection() {
     let handler = Arc::new(Counting::default());
     let mut settings = Settings::new(vhost.url(), 2);
     settings.reconnect_base = Duration::from_millis(100);
-    let runtime = Runtime::new(vec![Arc::clone(&handler) as Arc<dyn Handler>], db, settings);
+    let runtime = Runtime::new(
+        vec![Arc::clone(&handler) as Arc<dyn Handler>],
+        data(&db),
+        settings,
+    );
     let health = Arc::clone(runtime.health());
     let (stopper, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runtime.run(async move {
@@ -369,7 +373,11 @@ async fn while_the_database_is_down_messages_are_held_not_dead_lettered() {
     let mut settings = Settings::new(vhost.url(), 2);
     settings.retry_base = Duration::from_millis(20);
     settings.reconnect_base = Duration::from_millis(50);
-    let runtime = Runtime::new(vec![Arc::clone(&handler) as Arc<dyn Handler>], db, settings);
+    let runtime = Runtime::new(
+        vec![Arc::clone(&handler) as Arc<dyn Handler>],
+        data(&db),
+        settings,
+    );
     let health = Arc::clone(runtime.health());
     let (stopper, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(runtime.run(async move {

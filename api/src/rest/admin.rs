@@ -8,8 +8,9 @@ use axum::{
 use serde::{Deserialize, Deserializer};
 use shop_core::{
     app::{
-        Actor, AdjustStock, AppError, ChangeOrderStatus, CreateCategory, CreateProduct, ListOrders,
-        ListUsers, RecordPayment, UpdateCategory, UpdateProduct, UpdateUserAdmin,
+        Actor, AdjustStock, AnalyticsRange, AnalyticsReport, AppError, ChangeOrderStatus,
+        CreateCategory, CreateProduct, ListOrders, ListUsers, RecordPayment, UpdateCategory,
+        UpdateProduct, UpdateUserAdmin,
     },
     domain::{CategoryId, ProductId, Role, UserId},
     ports::SalesStats,
@@ -440,13 +441,13 @@ fn day_parameter(name: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
 /// updates → orders) from the analytics worker's aggregates. Revenue is the total of the orders
 /// placed (tax included), counted when they were placed.
 #[utoipa::path(get, path = "/api/v1/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsParams),
-    responses((status = 200, body = shop_workers::analytics::AnalyticsReport), (status = 400, description = "a malformed date or range", body = ProblemDoc),
+    responses((status = 200, body = AnalyticsReportDto), (status = 400, description = "a malformed date or range", body = ProblemDoc),
         (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
 async fn analytics(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     ApiQuery(params): ApiQuery<AnalyticsParams>,
-) -> ApiResult<axum::Json<shop_workers::analytics::AnalyticsReport>> {
+) -> ApiResult<axum::Json<AnalyticsReport>> {
     if !matches!(
         actor,
         Actor::System
@@ -465,16 +466,74 @@ async fn analytics(
         Some(raw) => day_parameter("from", raw)?,
         None => to - chrono::Days::new(29),
     };
-    let Some(db) = state.workers_db() else {
-        return Err(AppError::Internal("the analytics database is not configured".into()).into());
-    };
-    match shop_workers::analytics::report(db, from, to).await {
-        Ok(report) => Ok(axum::Json(report)),
-        Err(shop_workers::analytics::ReportError::InvalidRange(detail)) => {
-            Err(ApiError::invalid_parameter("from", detail))
-        }
-        Err(shop_workers::analytics::ReportError::Database(error)) => {
-            Err(AppError::Internal(Box::new(error)).into())
-        }
-    }
+    let range = AnalyticsRange::new(from, to)
+        .map_err(|error| ApiError::invalid_parameter("from", error.0))?;
+    Ok(axum::Json(
+        state.shop.analytics_report(&actor, range).await?,
+    ))
+}
+
+/// The analytics report's shape in the API description; the body is
+/// [`AnalyticsReport`] serialised as it is.
+#[derive(ToSchema)]
+#[schema(as = AnalyticsReport)]
+#[allow(dead_code)]
+struct AnalyticsReportDto {
+    /// First day (UTC), `YYYY-MM-DD`.
+    #[schema(value_type = String, format = Date)]
+    from: chrono::NaiveDate,
+    /// Last day (UTC), included.
+    #[schema(value_type = String, format = Date)]
+    to: chrono::NaiveDate,
+    /// Orders placed and revenue per currency over the whole range (revenue: the totals of the
+    /// orders placed, tax included, in minor units).
+    totals: Vec<CurrencyTotalsDto>,
+    /// Best-selling products by units, then revenue.
+    top_products: Vec<ProductSalesDto>,
+    /// Every day of the range, days without events included.
+    days: Vec<DayReportDto>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = CurrencyTotals)]
+#[allow(dead_code)]
+struct CurrencyTotalsDto {
+    currency: String,
+    orders: i64,
+    revenue_minor: i64,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ProductSales)]
+#[allow(dead_code)]
+struct ProductSalesDto {
+    product_id: String,
+    sku: String,
+    currency: String,
+    units: i64,
+    revenue_minor: i64,
+}
+
+#[derive(ToSchema)]
+#[schema(as = DayReport)]
+#[allow(dead_code)]
+struct DayReportDto {
+    #[schema(value_type = String, format = Date)]
+    day: chrono::NaiveDate,
+    sales: Vec<CurrencyTotalsDto>,
+    funnel: FunnelDayDto,
+}
+
+/// Product views → cart updates (adding or keeping a line) → orders placed, as events and as
+/// distinct signed-in users.
+#[derive(ToSchema)]
+#[schema(as = FunnelDay)]
+#[allow(dead_code)]
+struct FunnelDayDto {
+    product_views: i64,
+    viewers: i64,
+    cart_updates: i64,
+    cart_users: i64,
+    orders: i64,
+    buyers: i64,
 }

@@ -1,11 +1,11 @@
 //! `/notifications`: the signed-in user's in-app notifications, written by the notification
-//! worker (`shop_workers::notification`).
+//! worker and read through `Shop::notifications`.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use shop_core::app::{Actor, AppError};
-use shop_workers::notification::{self, Notification};
-use utoipa::IntoParams;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shop_core::{app::ListNotifications, ports};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -35,22 +35,38 @@ pub struct NotificationListParams {
     cursor: Option<String>,
 }
 
-/// The user's id as the notifications store it; staff tools have none.
-fn owner(actor: &Actor) -> Result<String, ApiError> {
-    match actor {
-        Actor::User { id, .. } => Ok(id.to_string()),
-        Actor::Anonymous | Actor::System => Err(AppError::Unauthenticated.into()),
+/// One in-app notification, as the REST API lists it (and the webhooks receive it).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Notification {
+    /// UUIDv7: later notifications have greater ids.
+    pub id: String,
+    /// Whom it is for.
+    pub user_id: String,
+    /// `order_placed`, `order_paid`, `order_status_changed`, `order_cancelled`, `payment_failed`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// What it is about, e.g. `{"order_id": "…"}`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    /// When its owner marked it read; `null` while unread.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<ports::Notification> for Notification {
+    fn from(notification: ports::Notification) -> Self {
+        Self {
+            id: notification.id,
+            user_id: notification.user_id,
+            kind: notification.kind,
+            title: notification.title,
+            body: notification.body,
+            data: notification.data,
+            created_at: notification.created_at,
+            read_at: notification.read_at,
+        }
     }
-}
-
-fn database(state: &AppState) -> Result<&shop_workers::store::Db, ApiError> {
-    state.workers_db().ok_or_else(|| {
-        AppError::Internal("the notifications database is not configured".into()).into()
-    })
-}
-
-fn internal(error: sqlx::Error) -> ApiError {
-    AppError::Internal(Box::new(error)).into()
 }
 
 /// The signed-in user's notifications, newest first.
@@ -61,7 +77,6 @@ async fn list_notifications(
     SignedIn(actor): SignedIn,
     ApiQuery(params): ApiQuery<NotificationListParams>,
 ) -> ApiResult<axum::Json<PageDto<Notification>>> {
-    let user = owner(&actor)?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid_parameter(
@@ -77,17 +92,14 @@ async fn list_notifications(
             "cursor must be a next_cursor from an earlier page",
         ));
     }
-    let page = notification::list(
-        database(&state)?,
-        &user,
-        params.unread.unwrap_or(false),
+    let list = ListNotifications {
+        unread_only: params.unread.unwrap_or(false),
         limit,
-        params.cursor.as_deref(),
-    )
-    .await
-    .map_err(internal)?;
+        cursor: params.cursor,
+    };
+    let page = state.shop.notifications(&actor, list).await?;
     Ok(axum::Json(PageDto {
-        items: page.items,
+        items: page.items.into_iter().map(Notification::from).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -102,12 +114,6 @@ async fn mark_read(
     SignedIn(actor): SignedIn,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Notification>> {
-    let user = owner(&actor)?;
-    match notification::mark_read(database(&state)?, &user, &id)
-        .await
-        .map_err(internal)?
-    {
-        Some(notification) => Ok(axum::Json(notification)),
-        None => Err(AppError::NotFound("notification").into()),
-    }
+    let notification = state.shop.mark_notification_read(&actor, &id).await?;
+    Ok(axum::Json(notification.into()))
 }

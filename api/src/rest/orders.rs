@@ -197,17 +197,7 @@ async fn order_invoice(
     SignedIn(actor): SignedIn,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let order = state.shop.get_order(&actor, order_id(&id)?).await?;
-    let Some(db) = state.workers_db() else {
-        return Err(AppError::Internal("the invoice database is not configured".into()).into());
-    };
-    let invoice = shop_workers::invoice::find(db, order.id)
-        .await
-        .map_err(|error| AppError::Internal(Box::new(error)))?
-        .ok_or(AppError::NotFound("invoice"))?;
-    let pdf = shop_workers::invoice::InvoiceStore::fetch_location(&invoice.location)
-        .await
-        .map_err(|error| AppError::Internal(error.into()))?;
+    let (invoice, pdf) = state.shop.order_invoice_pdf(&actor, order_id(&id)?).await?;
     let disposition = format!("attachment; filename=\"{}.pdf\"", invoice.invoice_number);
     Ok((
         [

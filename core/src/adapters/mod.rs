@@ -1,13 +1,10 @@
 //! Storage adapters, one folder per technology, chosen at start-up by the database URL's scheme.
 
-#[macro_use]
-mod sql_store;
-mod rows;
-
 pub mod memory;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;
+pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -30,20 +27,42 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// Maps a failure to open `url`.
+    fn connecting(url: &DatabaseUrl) -> impl Fn(sqlx::Error) -> Self {
+        let url = url.redacted();
+        move |source| Self::Connect {
+            url: url.clone(),
+            source,
+        }
+    }
+
+    /// Maps a failure to migrate the `backend` database.
+    fn migrating(backend: &'static str) -> impl FnOnce(sqlx::migrate::MigrateError) -> Self {
+        move |source| Self::Migrate {
+            url: backend.into(),
+            source,
+        }
+    }
+}
+
 /// Opens the database `url` names, without touching its schema.
 pub async fn connect(
     url: &DatabaseUrl,
     max_connections: u32,
 ) -> Result<Arc<dyn Store>, ConnectError> {
-    if url.is_sqlite() {
-        Ok(Arc::new(
-            sqlite::SqliteStore::connect(url, max_connections).await?,
-        ))
-    } else {
-        Ok(Arc::new(
-            postgres::PgStore::connect(url, max_connections).await?,
-        ))
-    }
+    let db = sql::Db::connect(url, max_connections).await?;
+    Ok(Arc::new(sql::SqlStore::new(db)))
+}
+
+/// A store whose pool connects when first used (see [`sql::Db::connect_lazy`]).
+pub fn connect_lazy(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    application: &str,
+) -> Result<Arc<dyn Store>, ConnectError> {
+    let db = sql::Db::connect_lazy(url, max_connections, application)?;
+    Ok(Arc::new(sql::SqlStore::new(db)))
 }
 
 /// Opens the database and brings its schema up to date.
@@ -51,13 +70,14 @@ pub async fn connect_and_migrate(
     url: &DatabaseUrl,
     max_connections: u32,
 ) -> Result<Arc<dyn Store>, ConnectError> {
-    if url.is_sqlite() {
+    let store = if url.is_sqlite() {
         let store = sqlite::SqliteStore::connect(url, max_connections).await?;
         store.migrate().await?;
-        Ok(Arc::new(store))
+        store.into_store()
     } else {
         let store = postgres::PgStore::connect(url, max_connections).await?;
         store.migrate().await?;
-        Ok(Arc::new(store))
-    }
+        store.into_store()
+    };
+    Ok(Arc::new(store))
 }

@@ -1,48 +1,46 @@
-//! Postgres adapter (production). Checkout locks the user's row and the products it buys
-//! (`FOR UPDATE`, in id order) so stock can never go negative and concurrent checkouts cannot
-//! deadlock; search uses a generated `tsvector` column with a GIN index.
+//! PostgreSQL (production): connecting, migrating, and its [`DIALECT`]. Checkout locks the
+//! user's row and the products it buys (`FOR UPDATE`, in id order) so stock can never go negative
+//! and concurrent checkouts cannot deadlock; search uses a generated `tsvector` column with a GIN
+//! index.
 
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    PgPool, Postgres,
+    PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use super::{ConnectError, rows::backend};
-use crate::{
-    config::DatabaseUrl,
-    ports::{SearchQuery, Store, StoreResult},
+use super::{
+    ConnectError,
+    sql::{Db, Dialect, SqlStore},
+};
+use crate::config::DatabaseUrl;
+
+pub static DIALECT: Dialect = Dialect {
+    name: "postgres",
+    lock_row: " FOR UPDATE",
+    lock_products: " FOR UPDATE OF p",
+    lock_pending: " FOR UPDATE SKIP LOCKED",
+    sales_by_day: include_str!("sql/queries/postgres/sales_by_day.sql"),
+    search: include_str!("sql/queries/postgres/search.sql"),
+    // The terms are plain words (see `app::catalog`); plainto_tsquery treats its input as text,
+    // never as query syntax.
+    search_terms: |terms| terms.join(" "),
 };
 
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A PostgreSQL database, before it becomes a [`SqlStore`].
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 impl PgStore {
-    const LOCK_USER_ROW: &'static str = " FOR UPDATE";
-    const LOCK_ROWS_OF_PRODUCTS: &'static str = " FOR UPDATE OF p";
-    /// Concurrent relays claim disjoint batches of the outbox.
-    const LOCK_PENDING_ROWS: &'static str = " FOR UPDATE SKIP LOCKED";
-    const DAY_OF_PLACED_AT: &'static str = "to_char(placed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, ConnectError> {
-        let error = |source| ConnectError::Connect {
-            url: url.redacted(),
-            source,
-        };
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(error)?
-            .application_name("shop");
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(error)?;
+        let error = ConnectError::connecting(url);
+        let (pool, connection) = options(url, max_connections, "shop").map_err(&error)?;
+        let pool = pool.connect_with(connection).await.map_err(&error)?;
         Ok(Self { pool })
     }
 
@@ -58,70 +56,37 @@ impl PgStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|source| ConnectError::Migrate {
-                url: "postgres".into(),
-                source,
-            })
+            .map_err(ConnectError::migrating("postgres"))
     }
 
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(backend)
+    pub fn into_pool(self) -> PgPool {
+        self.pool
     }
 
-    async fn search(&self, query: &SearchQuery) -> StoreResult<Vec<crate::domain::Product>> {
-        // The terms are plain words (see `app::catalog`); plainto_tsquery treats its input as
-        // text, never as query syntax.
-        let active = if query.include_inactive {
-            ""
-        } else {
-            " AND p.active"
-        };
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                product_columns!(),
-                " FROM products p, plainto_tsquery('english', $1) q WHERE p.search @@ q{} \
-                  ORDER BY ts_rank(p.search, q) DESC, p.id DESC LIMIT $2 OFFSET $3"
-            ),
-            active
-        );
-        let rows: Vec<super::rows::ProductRow> = sqlx::query_as(&sql)
-            .bind(query.terms.join(" "))
-            .bind(i64::from(query.limit))
-            .bind(i64::from(query.offset))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.into_iter()
-            .map(crate::domain::Product::try_from)
-            .collect()
+    pub fn into_store(self) -> SqlStore {
+        SqlStore::new(Db::Postgres(self.pool))
     }
 }
 
-#[async_trait::async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    fn pool_status(&self) -> crate::ports::PoolStatus {
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        crate::ports::PoolStatus {
-            size: self.pool.size(),
-            idle,
-        }
-    }
+/// A pool that connects when first used (fails only on a malformed URL); `application` names
+/// the program in `pg_stat_activity`.
+pub fn lazy(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    application: &str,
+) -> Result<PgPool, sqlx::Error> {
+    let (pool, connection) = options(url, max_connections, application)?;
+    Ok(pool.connect_lazy_with(connection))
 }
 
-mod repositories {
-    use super::PgStore;
-    sql_store!(PgStore, sqlx::Postgres);
+fn options(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    application: &str,
+) -> Result<(PgPoolOptions, PgConnectOptions), sqlx::Error> {
+    let connection = PgConnectOptions::from_str(url.expose())?.application_name(application);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10));
+    Ok((pool, connection))
 }

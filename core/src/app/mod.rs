@@ -2,6 +2,7 @@
 //! transports (REST, gRPC), the CLI and the workers go through here and nowhere else; this is
 //! also where authorization is decided, from the [`Actor`] each call names.
 
+mod analytics;
 mod auth;
 mod cart;
 mod catalog;
@@ -10,11 +11,15 @@ mod orders;
 mod pagination;
 pub mod password;
 mod payments;
+mod records;
 mod users;
 mod views;
 
 use std::sync::Arc;
 
+pub use analytics::{
+    AnalyticsRange, AnalyticsReport, CurrencyTotals, DayReport, MAX_DAYS, TOP_PRODUCTS,
+};
 pub use auth::{AuthSettings, Session};
 pub use cart::{AddToCart, CartView, UpdateCartItem};
 pub use catalog::{
@@ -25,6 +30,7 @@ pub use error::{AppError, AppResult, FieldErrors};
 pub use orders::{ChangeOrderStatus, Checkout, CheckoutResult, ListOrders};
 pub use pagination::Page;
 pub use payments::RecordPayment;
+pub use records::{ListNotifications, WorkerData};
 pub use users::{
     AddressInput, ChangePassword, ListUsers, RegisterUser, UpdateProfile, UpdateUserAdmin,
 };
@@ -33,7 +39,7 @@ pub use views::{DEFAULT_VIEW_CAPACITY, ProductViews, ViewCounts, ViewWriter};
 use crate::{
     adapters::memory::MemoryKeyValue,
     domain::{Role, TaxRate, UserId},
-    ports::{Clock, KeyValueStore, Store, SystemClock},
+    ports::{Clock, InvoiceFiles, KeyValueStore, Store, SystemClock},
 };
 
 /// Who is asking. Transports build it from a verified token; the CLI acts as `System`.
@@ -139,6 +145,8 @@ pub struct Shop {
     generation: Arc<GenerationHint>,
     views: Option<ProductViews>,
     low_stock_threshold: i64,
+    /// Where the invoice PDFs are read from; none until [`Self::with_invoice_files`].
+    invoice_files: Option<Arc<dyn InvoiceFiles>>,
 }
 
 impl std::fmt::Debug for Shop {
@@ -162,6 +170,7 @@ impl Shop {
             generation: Arc::default(),
             views: None,
             low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
+            invoice_files: None,
         }
     }
 
@@ -170,6 +179,13 @@ impl Shop {
     #[must_use]
     pub fn with_low_stock_threshold(mut self, threshold: i64) -> Self {
         self.low_stock_threshold = threshold;
+        self
+    }
+
+    /// Reads invoice PDFs from `files` (see [`Self::order_invoice_pdf`]).
+    #[must_use]
+    pub fn with_invoice_files(mut self, files: Arc<dyn InvoiceFiles>) -> Self {
+        self.invoice_files = Some(files);
         self
     }
 

@@ -1,5 +1,6 @@
 //! Contract tests for shop-core: every test is written once, against `Shop`, and runs on each
-//! storage backend (`<module>::postgres::<test>` and `<module>::sqlite::<test>`).
+//! storage backend (`<module>::postgres::<test>` and `<module>::sqlite::<test>`), the workers'
+//! records included.
 //!
 //! Postgres must be reachable at `SHOP_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a database of its own, dropped
@@ -18,3 +19,4 @@ mod outbox;
 mod payments;
 mod users;
 mod validation;
+mod workers;

@@ -11,22 +11,15 @@
 //!
 //! The day is the UTC day of the event's `time` (when the change happened).
 
-mod report;
-
-pub use report::{
-    AnalyticsReport, CurrencyTotals, DayReport, FunnelDay, ProductSales, ReportError, report,
-};
-
 use async_trait::async_trait;
 use serde::Deserialize;
-use shop_core::messaging::{CloudEvent, WorkerKind};
-use sqlx::types::Json;
-
-use crate::{
-    handler::{Handler, HandlerError, payload},
-    on_backend,
-    store::{Db, Tx},
+use shop_core::{
+    app::WorkerData,
+    messaging::{CloudEvent, WorkerKind},
+    ports::{AnalyticsEffect, AnalyticsEvent, ProductSales, StoreError},
 };
+
+use crate::handler::{Handler, HandlerError, payload};
 
 /// Event types the aggregates read.
 pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
@@ -36,12 +29,12 @@ pub const CART_UPDATED: &str = "dev.shop.cart.updated.v1";
 /// The analytics worker's handler.
 #[derive(Debug, Clone)]
 pub struct Analytics {
-    db: Db,
+    data: WorkerData,
 }
 
 impl Analytics {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(data: WorkerData) -> Self {
+        Self { data }
     }
 }
 
@@ -72,7 +65,7 @@ struct CartUpdated {
     quantity: i64,
 }
 
-fn database(error: sqlx::Error) -> HandlerError {
+fn database(error: StoreError) -> HandlerError {
     // Any database failure may pass (a restart, a serialisation failure, a full pool); a
     // statement that can never succeed would be a bug in this module, not in the event. The
     // runtime tells an unreachable database apart and waits for it before trying again.
@@ -87,162 +80,70 @@ impl Handler for Analytics {
 
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
         // Decode before touching the database: a malformed event is rejected, not retried.
-        let effect = Effect::of(event)?;
-        let Some(mut claim) = self
-            .db
-            .claim(WorkerKind::Analytics.name(), &event.id)
+        let event = analytics_event(event)?;
+        let Some(mut work) = self
+            .data
+            .claim(WorkerKind::Analytics.name(), &event.event_id)
             .await
             .map_err(database)?
         else {
-            tracing::debug!(id = %event.id, "analytics: duplicate event skipped");
+            tracing::debug!(id = %event.event_id, "analytics: duplicate event skipped");
             return Ok(());
         };
-        record(claim.tx(), event, &effect).await.map_err(database)?;
-        claim.commit().await.map_err(database)
+        work.record_analytics(&event).await.map_err(database)?;
+        work.commit().await.map_err(database)
     }
 }
 
-/// What one event changes in the aggregates.
-#[derive(Debug)]
-enum Effect {
-    Order(OrderPlaced),
-    View(ProductViewed),
-    Cart(CartUpdated),
-    /// Kept in `analytics_events` only.
-    None,
-}
-
-impl Effect {
-    fn of(event: &CloudEvent) -> Result<Self, HandlerError> {
-        Ok(match event.event_type.as_str() {
-            ORDER_PLACED => Self::Order(payload(event)?),
-            PRODUCT_VIEWED => Self::View(payload(event)?),
-            CART_UPDATED => Self::Cart(payload(event)?),
-            _ => Self::None,
-        })
-    }
-}
-
-async fn record(tx: &mut Tx, event: &CloudEvent, effect: &Effect) -> Result<(), sqlx::Error> {
-    on_backend!(&mut *tx, conn => sqlx::query(
-        "INSERT INTO analytics_events (event_id, event_type, subject, occurred_at, data) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(&event.id)
-    .bind(&event.event_type)
-    .bind(&event.subject)
-    .bind(event.time)
-    .bind(Json(&event.data))
-    .execute(conn)
-    .await
-    .map(|done| done.rows_affected()))?;
-    let day = event.time.date_naive().format("%Y-%m-%d").to_string();
-    match effect {
-        Effect::Order(order) => {
-            on_backend!(&mut *tx, conn => sqlx::query(
-                "INSERT INTO analytics_daily_sales (day, currency, orders, revenue_minor) \
-                 VALUES ($1, $2, 1, $3) ON CONFLICT (day, currency) DO UPDATE SET \
-                 orders = analytics_daily_sales.orders + 1, \
-                 revenue_minor = analytics_daily_sales.revenue_minor + excluded.revenue_minor",
-            )
-            .bind(&day)
-            .bind(&order.currency)
-            .bind(order.total_minor)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))?;
-            for line in &order.items {
-                on_backend!(&mut *tx, conn => sqlx::query(
-                    "INSERT INTO analytics_daily_products \
-                     (day, product_id, currency, sku, units, revenue_minor) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (day, product_id, currency) DO UPDATE SET \
-                     sku = excluded.sku, \
-                     units = analytics_daily_products.units + excluded.units, \
-                     revenue_minor = analytics_daily_products.revenue_minor + excluded.revenue_minor",
-                )
-                .bind(&day)
-                .bind(&line.product_id)
-                .bind(&order.currency)
-                .bind(&line.sku)
-                .bind(line.quantity)
-                .bind(line.quantity.saturating_mul(line.unit_price_minor))
-                .execute(conn)
-                .await
-                .map(|done| done.rows_affected()))?;
+/// The event as the aggregates count it, on the UTC day of its `time`.
+fn analytics_event(event: &CloudEvent) -> Result<AnalyticsEvent, HandlerError> {
+    let effect = match event.event_type.as_str() {
+        ORDER_PLACED => {
+            let order: OrderPlaced = payload(event)?;
+            let lines = order
+                .items
+                .into_iter()
+                .map(|line| ProductSales {
+                    revenue_minor: line.quantity.saturating_mul(line.unit_price_minor),
+                    product_id: line.product_id,
+                    sku: line.sku,
+                    currency: order.currency.clone(),
+                    units: line.quantity,
+                })
+                .collect();
+            AnalyticsEffect::Order {
+                user_id: order.user_id,
+                currency: order.currency,
+                total_minor: order.total_minor,
+                lines,
             }
-            funnel(tx, &day, Stage::Order, Some(&order.user_id)).await
         }
-        Effect::View(view) => funnel(tx, &day, Stage::View, view.user_id.as_deref()).await,
-        Effect::Cart(cart) if cart.quantity > 0 => {
-            funnel(tx, &day, Stage::Cart, Some(&cart.user_id)).await
+        PRODUCT_VIEWED => {
+            let view: ProductViewed = payload(event)?;
+            AnalyticsEffect::View {
+                user_id: view.user_id,
+            }
         }
-        Effect::Cart(_) | Effect::None => Ok(()),
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Stage {
-    View,
-    Cart,
-    Order,
-}
-
-impl Stage {
-    const fn name(self) -> &'static str {
-        match self {
-            Self::View => "view",
-            Self::Cart => "cart",
-            Self::Order => "order",
+        CART_UPDATED => {
+            let cart: CartUpdated = payload(event)?;
+            // Only a line added or kept moves a user along the funnel.
+            if cart.quantity > 0 {
+                AnalyticsEffect::Cart {
+                    user_id: cart.user_id,
+                }
+            } else {
+                AnalyticsEffect::None
+            }
         }
-    }
-
-    /// The funnel's (event count, distinct users) columns.
-    const fn columns(self) -> (&'static str, &'static str) {
-        match self {
-            Self::View => ("product_views", "viewers"),
-            Self::Cart => ("cart_updates", "cart_users"),
-            Self::Order => ("orders", "buyers"),
-        }
-    }
-}
-
-/// Counts one event at `stage` on `day`, and its user when this is their first there that day.
-async fn funnel(
-    tx: &mut Tx,
-    day: &str,
-    stage: Stage,
-    user_id: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let first_for_user = match user_id {
-        None => false,
-        Some(user_id) => {
-            on_backend!(&mut *tx, conn => sqlx::query(
-                "INSERT INTO analytics_funnel_users (day, stage, user_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (day, stage, user_id) DO NOTHING",
-            )
-            .bind(day)
-            .bind(stage.name())
-            .bind(user_id)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))?
-                == 1
-        }
+        _ => AnalyticsEffect::None,
     };
-    let (events, users) = stage.columns();
-    // Column names come from the `Stage` table above, never from input.
-    let sql = format!(
-        "INSERT INTO analytics_daily_funnel (day, {events}, {users}) VALUES ($1, 1, $2) \
-         ON CONFLICT (day) DO UPDATE SET \
-         {events} = analytics_daily_funnel.{events} + 1, \
-         {users} = analytics_daily_funnel.{users} + excluded.{users}"
-    );
-    on_backend!(&mut *tx, conn => sqlx::query(&sql)
-        .bind(day)
-        .bind(i64::from(first_for_user))
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected()))?;
-    Ok(())
+    Ok(AnalyticsEvent {
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        subject: event.subject.clone(),
+        occurred_at: event.time,
+        data: event.data.clone(),
+        day: event.time.date_naive(),
+        effect,
+    })
 }

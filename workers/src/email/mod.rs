@@ -32,17 +32,21 @@ use lettre::{
 };
 use serde::{Deserialize, Serialize};
 use shop_core::{
-    domain::{Currency, Money},
+    app::WorkerData,
+    domain::{Currency, Money, OrderId, UserId},
     messaging::{CloudEvent, WorkerKind},
+    ports::{StoreError, StoreResult},
 };
+
+/// Where invoice PDFs are read from: the invoice worker's blob store (a port of the shop's).
+pub use shop_core::ports::InvoiceFiles;
 
 pub use settings::{DEFAULT_FROM, DEFAULT_MAIL_DIR, Delivery, Settings};
 pub use templates::Template;
 
 use crate::{
     handler::{Handler, HandlerError, payload},
-    on_backend,
-    store::Db,
+    payloads::{OrderPaid, OrderStatusChanged},
     writable::ensure_writable_dir,
 };
 
@@ -56,14 +60,6 @@ pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
 /// The shop's name in messages.
 const SHOP_NAME: &str = "Shop";
 
-/// Where invoice PDFs are read from: the invoice worker's blob store.
-#[async_trait]
-pub trait InvoiceFiles: fmt::Debug + Send + Sync + 'static {
-    /// The bytes stored at `location` (as the `invoice.created` event gives it). An error is
-    /// taken as transient: the event is retried, and dead-lettered after the delivery limit.
-    async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>>;
-}
-
 /// Invoice PDFs read where the invoice worker stored them: `file://…` or `s3://…` (see
 /// [`InvoiceStore::fetch_location`](crate::invoice::InvoiceStore::fetch_location)).
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,14 +67,17 @@ pub struct StoredInvoices;
 
 #[async_trait]
 impl InvoiceFiles for StoredInvoices {
-    async fn fetch(&self, location: &str) -> anyhow::Result<Vec<u8>> {
-        crate::invoice::InvoiceStore::fetch_location(location).await
+    async fn fetch(
+        &self,
+        location: &str,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(crate::invoice::InvoiceStore::fetch_location(location).await?)
     }
 }
 
 /// The email worker's handler.
 pub struct Email {
-    db: Db,
+    data: WorkerData,
     from: Mailbox,
     transport: Transport,
     invoices: Option<Arc<dyn InvoiceFiles>>,
@@ -107,7 +106,7 @@ impl Email {
     /// The handler with `settings`. Without an [`InvoiceFiles`] source ([`Email::with_invoice_files`])
     /// invoice messages are sent without their PDF. The mail folder (without SMTP) is created
     /// and checked to be writable now: a read-only one fails here, not at every message.
-    pub fn new(db: Db, settings: &Settings) -> anyhow::Result<Self> {
+    pub fn new(data: WorkerData, settings: &Settings) -> anyhow::Result<Self> {
         let transport = match &settings.delivery {
             Delivery::Smtp {
                 host,
@@ -131,7 +130,7 @@ impl Email {
             }
         };
         Ok(Self {
-            db,
+            data,
             from: settings.from.clone(),
             transport,
             invoices: None,
@@ -140,8 +139,8 @@ impl Email {
 
     /// The handler configured from the environment (`SHOP_SMTP_*`, `SHOP_MAIL_DIR`), attaching
     /// the invoice PDFs from where the invoice worker stored them ([`StoredInvoices`]).
-    pub fn from_env(db: Db) -> anyhow::Result<Self> {
-        Ok(Self::new(db, &Settings::from_env()?)?.with_invoice_files(Arc::new(StoredInvoices)))
+    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
+        Ok(Self::new(data, &Settings::from_env()?)?.with_invoice_files(Arc::new(StoredInvoices)))
     }
 
     /// Attaches invoice PDFs read from `files`.
@@ -173,21 +172,6 @@ struct OrderLine {
     sku: String,
     quantity: i64,
     unit_price_minor: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderPaid {
-    order_id: String,
-    user_id: String,
-    amount_minor: i64,
-    currency: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderStatusChanged {
-    order_id: String,
-    user_id: String,
-    to: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,7 +241,7 @@ fn money(event: &CloudEvent, amount_minor: i64, currency: &str) -> Result<String
     Ok(Money::new(amount_minor, currency).to_string())
 }
 
-fn database(error: sqlx::Error) -> HandlerError {
+fn database(error: StoreError) -> HandlerError {
     HandlerError::Retry(anyhow::Error::new(error).context("email database"))
 }
 
@@ -394,28 +378,28 @@ fn file_safe(raw: &str) -> String {
 
 impl Email {
     /// The recipient's (email, full name), `None` for an unknown user.
-    async fn recipient(
-        &self,
-        user_id: uuid::Uuid,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
-        let db = &self.db;
-        on_backend!(pool db, conn => sqlx::query_as(
-            "SELECT email, full_name FROM users WHERE id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await)
+    async fn recipient(&self, user_id: uuid::Uuid) -> StoreResult<Option<(String, String)>> {
+        let user = self.data.user(UserId::from_uuid(user_id)).await?;
+        Ok(user.map(|user| {
+            (
+                user.email.as_str().to_owned(),
+                user.full_name.as_str().to_owned(),
+            )
+        }))
     }
 
     /// The product names of an order's lines, by SKU (empty when the order is not there).
-    async fn line_names(&self, order_id: uuid::Uuid) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let db = &self.db;
-        on_backend!(pool db, conn => sqlx::query_as(
-            "SELECT sku, name FROM order_items WHERE order_id = $1 ORDER BY line_no",
-        )
-        .bind(order_id)
-        .fetch_all(conn)
-        .await)
+    async fn line_names(&self, order_id: uuid::Uuid) -> StoreResult<Vec<(String, String)>> {
+        let order = self.data.order(OrderId::from_uuid(order_id)).await?;
+        Ok(order
+            .map(|order| {
+                order
+                    .items
+                    .into_iter()
+                    .map(|item| (item.sku, item.name))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// The complete message of `plan` for `event`.
@@ -443,7 +427,7 @@ impl Email {
         let pdf = match (&plan.attachment, &self.invoices) {
             (Some((file_name, location)), Some(files)) => {
                 let bytes = files.fetch(location).await.map_err(|error| {
-                    HandlerError::Retry(error.context(format!("invoice PDF at {location}")))
+                    HandlerError::Retry(anyhow::anyhow!("invoice PDF at {location}: {error}"))
                 })?;
                 Some((file_name.clone(), bytes))
             }
@@ -541,7 +525,7 @@ impl Handler for Email {
             return Ok(());
         };
         if self
-            .db
+            .data
             .is_processed(WorkerKind::Email.name(), &event.id)
             .await
             .map_err(database)?
@@ -551,8 +535,8 @@ impl Handler for Email {
         }
         let template = plan.template;
         let message = self.message(event, plan).await?;
-        let Some(claim) = self
-            .db
+        let Some(work) = self
+            .data
             .claim(WorkerKind::Email.name(), &event.id)
             .await
             .map_err(database)?
@@ -560,9 +544,9 @@ impl Handler for Email {
             tracing::debug!(id = %event.id, "email: duplicate event skipped");
             return Ok(());
         };
-        // Dropping the claim on a failed send rolls it back, so the retry sends again.
+        // Dropping the work on a failed send rolls its record back, so the retry sends again.
         self.deliver(event, template, message).await?;
-        claim.commit().await.map_err(database)?;
+        work.commit().await.map_err(database)?;
         tracing::info!(id = %event.id, template = template.name(), "email sent");
         Ok(())
     }

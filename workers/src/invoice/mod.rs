@@ -13,19 +13,17 @@ pub mod pdf;
 pub use blob::{BUCKET_VAR, DEFAULT_DIR, DIR_VAR, ENDPOINT_VAR, InvoiceStore};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike as _, Utc};
+use chrono::{Datelike as _, Utc};
 use serde::Deserialize;
 use shop_core::{
-    domain::{AddressSnapshot, OrderId, UserId, events::DomainEvent, money::Currency},
+    app::WorkerData,
+    config::{InvoiceSettings, WorkerSettings},
+    domain::{OrderId, UserId, events::DomainEvent, money::Currency},
     messaging::{CloudEvent, WorkerKind},
+    ports::{NewInvoice, StoreError},
 };
-use sqlx::types::Json;
 
-use crate::{
-    handler::{Handler, HandlerError, payload},
-    on_backend,
-    store::{Db, Tx},
-};
+use crate::handler::{Handler, HandlerError, payload};
 use pdf::{InvoiceDocument, InvoiceLine};
 
 /// The event that makes an invoice.
@@ -34,30 +32,36 @@ pub const ORDER_PAID: &str = "dev.shop.order.paid.v1";
 pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
 /// The seller printed on invoices: lines separated by `|`.
 pub const SELLER_VAR: &str = "SHOP_INVOICE_SELLER";
-pub const DEFAULT_SELLER: &str = "Shop|1 Commerce Way|Springfield, IL 62701|United States";
+pub const DEFAULT_SELLER: &str = shop_core::config::DEFAULT_SELLER;
 
 /// The invoice worker's handler.
 #[derive(Debug, Clone)]
 pub struct Invoices {
-    db: Db,
+    data: WorkerData,
     store: InvoiceStore,
     seller: Vec<String>,
 }
 
 impl Invoices {
     /// `seller`: name and address lines printed at the top of every invoice.
-    pub fn new(db: Db, store: InvoiceStore, seller: Vec<String>) -> Self {
-        Self { db, store, seller }
+    pub fn new(data: WorkerData, store: InvoiceStore, seller: Vec<String>) -> Self {
+        Self {
+            data,
+            store,
+            seller,
+        }
     }
 
-    /// The store from [`InvoiceStore::from_env`], the seller from `SHOP_INVOICE_SELLER`.
-    pub fn from_env(db: Db) -> anyhow::Result<Self> {
-        let store = InvoiceStore::from_env()?;
-        let seller = std::env::var(SELLER_VAR)
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_SELLER.to_owned());
-        Ok(Self::new(db, store, seller_lines(&seller)))
+    /// [`from_settings`](Self::from_settings) with the settings from the environment (and the
+    /// configuration file).
+    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
+        Self::from_settings(data, &WorkerSettings::from_env()?.invoice)
+    }
+
+    /// The store from [`InvoiceStore::from_settings`], the seller from `SHOP_INVOICE_SELLER`.
+    pub fn from_settings(data: WorkerData, settings: &InvoiceSettings) -> anyhow::Result<Self> {
+        let store = InvoiceStore::from_settings(settings)?;
+        Ok(Self::new(data, store, seller_lines(&settings.seller)))
     }
 
     pub fn store(&self) -> &InvoiceStore {
@@ -85,7 +89,7 @@ struct OrderPaid {
     user_id: UserId,
 }
 
-fn retry(context: &'static str) -> impl FnOnce(sqlx::Error) -> HandlerError {
+fn retry(context: &'static str) -> impl FnOnce(StoreError) -> HandlerError {
     move |error| HandlerError::Retry(anyhow::Error::new(error).context(context))
 }
 
@@ -100,8 +104,8 @@ impl Handler for Invoices {
             return Ok(());
         }
         let paid: OrderPaid = payload(event)?;
-        let Some(mut claim) = self
-            .db
+        let Some(mut work) = self
+            .data
             .claim(WorkerKind::Invoice.name(), &event.id)
             .await
             .map_err(retry("invoice database"))?
@@ -109,15 +113,16 @@ impl Handler for Invoices {
             tracing::debug!(id = %event.id, "invoice: duplicate event skipped");
             return Ok(());
         };
-        let tx = claim.tx();
-        if let Some(number) = existing_invoice(tx, paid.order_id)
+        if let Some(number) = work
+            .invoice_number(paid.order_id)
             .await
             .map_err(retry("invoice database"))?
         {
             tracing::info!(order = %paid.order_id, %number, "invoice: the order has one already");
-            return claim.commit().await.map_err(retry("invoice database"));
+            return work.commit().await.map_err(retry("invoice database"));
         }
-        let Some(order) = load_order(tx, paid.order_id)
+        let Some(order) = work
+            .invoice_order(paid.order_id)
             .await
             .map_err(retry("invoice database"))?
         else {
@@ -135,11 +140,13 @@ impl Handler for Invoices {
             ))
         })?;
         let now = Utc::now();
-        let number = next_number(tx, now.year())
+        let sequence = work
+            .next_invoice_number(now.year())
             .await
             .map_err(retry("invoice numbering"))?;
-        let bill_to = match &order.address {
-            Some(Json(address)) => pdf::address_lines(address),
+        let number = invoice_number(now.year(), sequence);
+        let bill_to = match &order.shipping_address {
+            Some(address) => pdf::address_lines(address),
             None => vec![order.full_name.clone(), order.email.clone()],
         };
         let document = InvoiceDocument {
@@ -150,7 +157,17 @@ impl Handler for Invoices {
             ordered_at: order.placed_at,
             bill_to,
             currency,
-            lines: order.lines,
+            lines: order
+                .lines
+                .into_iter()
+                .map(|line| InvoiceLine {
+                    sku: line.sku,
+                    name: line.name,
+                    quantity: line.quantity,
+                    unit_price_minor: line.unit_price_minor,
+                    line_total_minor: line.line_total_minor,
+                })
+                .collect(),
             subtotal_minor: order.subtotal_minor,
             tax_minor: order.tax_minor,
             total_minor: order.total_minor,
@@ -158,7 +175,7 @@ impl Handler for Invoices {
         let bytes = pdf::render(&document).map_err(|error| {
             HandlerError::Reject(anyhow::Error::new(error).context("cannot render the invoice"))
         })?;
-        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         let location = self
             .store
             .put(&number, bytes)
@@ -171,183 +188,20 @@ impl Handler for Invoices {
             location: location.clone(),
         }
         .into_outbox(now);
-        record(
-            claim.tx(),
-            paid.order_id,
-            &number,
-            &location,
-            size,
-            now,
-            &created,
-        )
+        work.insert_invoice(&NewInvoice {
+            order_id: paid.order_id,
+            invoice_number: number.clone(),
+            location: location.clone(),
+            size_bytes,
+            created_at: now,
+            event: created,
+        })
         .await
         .map_err(retry("invoice database"))?;
-        claim.commit().await.map_err(retry("invoice database"))?;
+        work.commit().await.map_err(retry("invoice database"))?;
         tracing::info!(order = %paid.order_id, %number, %location, "invoice issued");
         Ok(())
     }
-}
-
-async fn existing_invoice(tx: &mut Tx, order: OrderId) -> Result<Option<String>, sqlx::Error> {
-    let found: Option<(String,)> = on_backend!(tx, conn => sqlx::query_as(
-        "SELECT invoice_number FROM invoices WHERE order_id = $1",
-    )
-    .bind(order.as_uuid())
-    .fetch_optional(conn)
-    .await)?;
-    Ok(found.map(|(number,)| number))
-}
-
-/// What the invoice prints of an order.
-#[derive(Debug)]
-struct OrderFacts {
-    currency: String,
-    subtotal_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    address: Option<Json<AddressSnapshot>>,
-    placed_at: DateTime<Utc>,
-    email: String,
-    full_name: String,
-    lines: Vec<InvoiceLine>,
-}
-
-type OrderRow = (
-    String,
-    i64,
-    i64,
-    i64,
-    Option<Json<AddressSnapshot>>,
-    DateTime<Utc>,
-    String,
-    String,
-);
-
-async fn load_order(tx: &mut Tx, order: OrderId) -> Result<Option<OrderFacts>, sqlx::Error> {
-    let row: Option<OrderRow> = on_backend!(&mut *tx, conn => sqlx::query_as(
-        "SELECT o.currency, o.subtotal_minor, o.tax_minor, o.total_minor, o.shipping_address, \
-                o.placed_at, u.email, u.full_name \
-         FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
-    )
-    .bind(order.as_uuid())
-    .fetch_optional(conn)
-    .await)?;
-    let Some((
-        currency,
-        subtotal_minor,
-        tax_minor,
-        total_minor,
-        address,
-        placed_at,
-        email,
-        full_name,
-    )) = row
-    else {
-        return Ok(None);
-    };
-    let lines: Vec<(String, String, i64, i64, i64)> = on_backend!(&mut *tx, conn => sqlx::query_as(
-        "SELECT sku, name, quantity, unit_price_minor, line_total_minor FROM order_items \
-         WHERE order_id = $1 ORDER BY line_no",
-    )
-    .bind(order.as_uuid())
-    .fetch_all(conn)
-    .await)?;
-    Ok(Some(OrderFacts {
-        currency,
-        subtotal_minor,
-        tax_minor,
-        total_minor,
-        address,
-        placed_at,
-        email,
-        full_name,
-        lines: lines
-            .into_iter()
-            .map(
-                |(sku, name, quantity, unit_price_minor, line_total_minor)| InvoiceLine {
-                    sku,
-                    name,
-                    quantity,
-                    unit_price_minor,
-                    line_total_minor,
-                },
-            )
-            .collect(),
-    }))
-}
-
-/// The next invoice number of `year`, taken in `tx` (the row stays locked until it ends, so
-/// numbers are issued one transaction at a time and without gaps).
-async fn next_number(tx: &mut Tx, year: i32) -> Result<String, sqlx::Error> {
-    let (number,): (i64,) = on_backend!(tx, conn => sqlx::query_as(
-        "INSERT INTO invoice_sequences (year, last_number) VALUES ($1, 1) \
-         ON CONFLICT (year) DO UPDATE SET last_number = invoice_sequences.last_number + 1 \
-         RETURNING last_number",
-    )
-    .bind(i64::from(year))
-    .fetch_one(conn)
-    .await)?;
-    Ok(invoice_number(year, number))
-}
-
-async fn record(
-    tx: &mut Tx,
-    order: OrderId,
-    number: &str,
-    location: &str,
-    size: i64,
-    now: DateTime<Utc>,
-    created: &shop_core::domain::events::OutboxEvent,
-) -> Result<(), sqlx::Error> {
-    on_backend!(&mut *tx, conn => sqlx::query(
-        "INSERT INTO invoices (order_id, invoice_number, location, size_bytes, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(order.as_uuid())
-    .bind(number)
-    .bind(location)
-    .bind(size)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|done| done.rows_affected()))?;
-    on_backend!(&mut *tx, conn => sqlx::query(
-        "INSERT INTO outbox (id, event_type, subject, payload, occurred_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(created.id.as_uuid())
-    .bind(&created.event_type)
-    .bind(&created.subject)
-    .bind(Json(&created.payload))
-    .bind(created.occurred_at)
-    .execute(conn)
-    .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
-}
-
-/// A stored invoice, as the download route reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceRecord {
-    pub invoice_number: String,
-    pub location: String,
-    pub size_bytes: i64,
-}
-
-/// The invoice of `order`, if one was issued.
-pub async fn find(db: &Db, order: OrderId) -> Result<Option<InvoiceRecord>, sqlx::Error> {
-    let found: Option<(String, String, i64)> = on_backend!(pool db, conn => sqlx::query_as(
-        "SELECT invoice_number, location, size_bytes FROM invoices WHERE order_id = $1",
-    )
-    .bind(order.as_uuid())
-    .fetch_optional(conn)
-    .await)?;
-    Ok(
-        found.map(|(invoice_number, location, size_bytes)| InvoiceRecord {
-            invoice_number,
-            location,
-            size_bytes,
-        }),
-    )
 }
 
 #[cfg(test)]

@@ -8,22 +8,25 @@
 //! make no customer notification yet. A status change to `paid` or `cancelled` makes none either:
 //! `OrderPaid` and `OrderCancelled` say it.
 
-mod store;
 pub mod webhook;
 
-pub use store::{NotificationPage, list, mark_read};
+pub use shop_core::ports::Notification;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use shop_core::messaging::{CloudEvent, WorkerKind};
+use serde::Deserialize;
+use shop_core::{
+    app::WorkerData,
+    messaging::{CloudEvent, WorkerKind},
+    ports::StoreError,
+};
 
 use self::webhook::Webhooks;
 use crate::{
     handler::{Handler, HandlerError, payload},
-    store::Db,
+    payloads::{OrderPaid, OrderStatusChanged},
 };
 
 pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
@@ -32,42 +35,23 @@ pub const ORDER_STATUS_CHANGED: &str = "dev.shop.order.status_changed.v1";
 pub const ORDER_CANCELLED: &str = "dev.shop.order.cancelled.v1";
 pub const PAYMENT_FAILED: &str = "dev.shop.payment.failed.v1";
 
-/// One in-app notification, as the REST API lists it and the webhooks receive it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Notification {
-    /// UUIDv7: later notifications have greater ids.
-    pub id: String,
-    /// Whom it is for.
-    pub user_id: String,
-    /// `order_placed`, `order_paid`, `order_status_changed`, `order_cancelled`, `payment_failed`.
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    /// What it is about, e.g. `{"order_id": "…"}`.
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    /// When its owner marked it read; `null` while unread.
-    pub read_at: Option<DateTime<Utc>>,
-}
-
 /// The notification worker's handler.
 #[derive(Debug, Clone)]
 pub struct Notifications {
-    db: Db,
+    data: WorkerData,
     webhooks: Webhooks,
 }
 
 impl Notifications {
     /// A handler that pushes to `webhooks` (possibly none).
-    pub fn new(db: Db, webhooks: Webhooks) -> Self {
-        Self { db, webhooks }
+    pub fn new(data: WorkerData, webhooks: Webhooks) -> Self {
+        Self { data, webhooks }
     }
 
     /// The handler with its webhooks from `SHOP_NOTIFY_WEBHOOK_URLS` and
     /// `SHOP_NOTIFY_WEBHOOK_SECRET`; an error names the variable that is wrong.
-    pub fn from_env(db: Db) -> anyhow::Result<Self> {
-        Ok(Self::new(db, Webhooks::from_env()?))
+    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
+        Ok(Self::new(data, Webhooks::from_env()?))
     }
 }
 
@@ -90,22 +74,6 @@ struct OrderPlaced {
 }
 
 #[derive(Debug, Deserialize)]
-struct OrderPaid {
-    order_id: String,
-    user_id: String,
-    amount_minor: i64,
-    currency: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderStatusChanged {
-    order_id: String,
-    user_id: String,
-    from: String,
-    to: String,
-}
-
-#[derive(Debug, Deserialize)]
 struct OrderCancelled {
     order_id: String,
     user_id: String,
@@ -116,6 +84,25 @@ struct PaymentFailed {
     order_id: String,
     user_id: String,
     reason: String,
+}
+
+impl Draft {
+    /// The notification, with a new id and the time now.
+    fn into_notification(self) -> Notification {
+        Notification {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: self.user_id,
+            kind: self.kind.to_owned(),
+            title: self.title,
+            body: self.body,
+            data: self.data,
+            // Whole microseconds: what both databases keep, so the webhook body and a later
+            // read agree.
+            created_at: DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
+                .unwrap_or_else(Utc::now),
+            read_at: None,
+        }
+    }
 }
 
 /// `1234` in `USD` → `USD 12.34`.
@@ -225,7 +212,7 @@ impl Draft {
     }
 }
 
-fn database(error: sqlx::Error) -> HandlerError {
+fn database(error: StoreError) -> HandlerError {
     HandlerError::Retry(anyhow::Error::new(error).context("notification database"))
 }
 
@@ -240,16 +227,17 @@ impl Handler for Notifications {
             return Ok(());
         };
         let notification = match self
-            .db
+            .data
             .claim(WorkerKind::Notification.name(), &event.id)
             .await
             .map_err(database)?
         {
-            Some(mut claim) => {
-                let notification = store::insert(claim.tx(), &event.id, draft)
+            Some(mut work) => {
+                let notification = draft.into_notification();
+                work.insert_notification(&event.id, &notification)
                     .await
                     .map_err(database)?;
-                claim.commit().await.map_err(database)?;
+                work.commit().await.map_err(database)?;
                 notification
             }
             None if self.webhooks.is_empty() => {
@@ -257,7 +245,9 @@ impl Handler for Notifications {
                 return Ok(());
             }
             // Handled before; the webhooks may still be owed (the earlier delivery failed them).
-            None => match store::by_event(&self.db, &event.id)
+            None => match self
+                .data
+                .notification_of_event(&event.id)
                 .await
                 .map_err(database)?
             {
@@ -266,7 +256,7 @@ impl Handler for Notifications {
             },
         };
         self.webhooks
-            .deliver(&self.db, &event.id, &notification)
+            .deliver(&self.data, &event.id, &notification)
             .await
     }
 }

@@ -34,6 +34,7 @@ use lapin::{
 };
 use shop_core::{
     adapters::rabbitmq,
+    app::WorkerData,
     messaging::{CloudEvent, DELIVERY_LIMIT, WorkerKind},
 };
 use tokio::{
@@ -42,10 +43,7 @@ use tokio::{
 };
 
 use self::{http::Health, metrics::Metrics};
-use crate::{
-    handler::{Handler, HandlerError},
-    store::Db,
-};
+use crate::handler::{Handler, HandlerError};
 
 /// The longest wait before a failed message is returned to its queue.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
@@ -114,14 +112,14 @@ fn integer(value: &AMQPValue) -> Option<i64> {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     handlers: Vec<Arc<dyn Handler>>,
-    db: Db,
+    db: WorkerData,
     settings: Settings,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 }
 
 impl Runtime {
-    pub fn new(handlers: Vec<Arc<dyn Handler>>, db: Db, settings: Settings) -> Self {
+    pub fn new(handlers: Vec<Arc<dyn Handler>>, db: WorkerData, settings: Settings) -> Self {
         let kinds: Vec<WorkerKind> = handlers.iter().map(|handler| handler.kind()).collect();
         let metrics = Arc::new(Metrics::new());
         for kind in &kinds {
@@ -190,7 +188,7 @@ impl Runtime {
 
 /// Pings the database now and then, for readiness.
 async fn watch_database(
-    db: Db,
+    db: WorkerData,
     health: Arc<Health>,
     every: Duration,
     mut stop: watch::Receiver<bool>,
@@ -217,7 +215,7 @@ async fn watch_database(
 struct Worker {
     handler: Arc<dyn Handler>,
     kind: WorkerKind,
-    db: Db,
+    db: WorkerData,
     settings: Settings,
     metrics: Arc<Metrics>,
     health: Arc<Health>,

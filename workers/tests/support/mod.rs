@@ -3,18 +3,21 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use lapin::{BasicProperties, Channel, Connection, options::BasicPublishOptions};
 use shop_core::{
-    adapters::{self, rabbitmq},
+    adapters::{
+        self, rabbitmq,
+        sql::{Db, SqlStore},
+    },
+    app::WorkerData,
     config::DatabaseUrl,
     domain::{OrderId, ProductId, UserId},
     messaging::{CloudEvent, EXCHANGE, SOURCE},
 };
 use shop_testing::{PgDatabase, RabbitVhost};
-use shop_workers::store::Db;
 
 /// A fresh Postgres database with the shop's schema, and a pool on it.
 pub async fn database() -> (PgDatabase, Db) {
@@ -27,6 +30,11 @@ pub async fn database() -> (PgDatabase, Db) {
         .await
         .expect("connect the workers' pool");
     (database, db)
+}
+
+/// The workers' way into the shop's data (`shop_core::app`), on the test database `db`.
+pub fn data(db: &Db) -> WorkerData {
+    WorkerData::new(Arc::new(SqlStore::new(db.clone())))
 }
 
 /// A vhost of its own, its topology declared, and a connection and channel to it.

@@ -339,6 +339,12 @@ pub(super) struct OutboxRow {
     occurred_at: DateTime<Utc>,
 }
 
+impl OutboxRow {
+    pub(super) fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 impl From<OutboxRow> for OutboxEvent {
     fn from(row: OutboxRow) -> Self {
         Self {
@@ -349,24 +355,4 @@ impl From<OutboxRow> for OutboxEvent {
             occurred_at: row.occurred_at,
         }
     }
-}
-
-/// Maps a unique-constraint violation to the field it protects; anything else is a backend error.
-pub(super) fn classify(error: sqlx::Error, fields: &[(&str, &'static str)]) -> StoreError {
-    if let Some(db) = error.as_database_error()
-        && db.is_unique_violation()
-    {
-        // Postgres names the constraint; SQLite names the columns in the message.
-        let haystack = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-        for (needle, field) in fields {
-            if haystack.contains(needle) {
-                return StoreError::Duplicate { field };
-            }
-        }
-    }
-    StoreError::Backend(Box::new(error))
-}
-
-pub(super) fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(error))
 }
