@@ -17,31 +17,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let url = &config.database_url;
     let max = config.db_max_connections;
     let context = "the database is not usable";
-    // A schema that was never migrated has no `_sqlx_migrations` table: nothing applied yet.
     let (before, after) = if url.is_sqlite() {
         let store = SqliteStore::connect(url, max).await.context(context)?;
-        let applied = || async {
-            sqlx::query_scalar::<_, i64>(APPLIED)
-                .fetch_all(store.pool())
-                .await
-                .unwrap_or_default()
-        };
-        let before = applied().await;
+        let before = applied(store.pool()).await;
         store.migrate().await.context(context)?;
-        (before, applied().await)
+        (before, applied(store.pool()).await)
     } else {
         let store = PgStore::connect(url, max).await.context(context)?;
-        let applied = || async {
-            sqlx::query_scalar::<_, i64>(APPLIED)
-                .fetch_all(store.pool())
-                .await
-                .unwrap_or_default()
-        };
-        let before = applied().await;
+        let before = applied(store.pool()).await;
         store.migrate().await.context(context)?;
-        (before, applied().await)
+        (before, applied(store.pool()).await)
     };
-
     say(format!("database: {}", describe_database(url)));
     let new: Vec<String> = after
         .iter()
@@ -63,4 +49,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The versions applied so far. A schema that was never migrated has no `_sqlx_migrations`
+/// table: nothing applied yet.
+async fn applied<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Vec<i64>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    sqlx::query_scalar::<_, i64>(APPLIED)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default()
 }

@@ -322,3 +322,35 @@ async fn verify(config: &Config, args: VerifyBackupArgs) -> anyhow::Result<()> {
     ));
     Ok(())
 }
+
+/// The number of rows of every table `list` names (a query returning table names), each table
+/// qualified with `schema` (`public.` on PostgreSQL): what a backup records and a restore checks.
+async fn row_counts<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    list: &str,
+    schema: &str,
+) -> anyhow::Result<BTreeMap<String, i64>>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    String: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let tables: Vec<String> = sqlx::query_scalar(list)
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot list tables")?;
+    let mut counts = BTreeMap::new();
+    for table in tables {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {schema}\"{}\"",
+            table.replace('"', "\"\"")
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("cannot count the rows of {table}"))?;
+        counts.insert(table, count);
+    }
+    Ok(counts)
+}

@@ -99,25 +99,13 @@ pub(super) async fn pg_connect(url: &str) -> anyhow::Result<PgConnection> {
 pub(super) async fn pg_row_counts(
     conn: &mut PgConnection,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let tables: Vec<String> = sqlx::query_scalar(
+    super::row_counts::<sqlx::Postgres>(
+        conn,
         "SELECT table_name::text FROM information_schema.tables \
          WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+        "public.",
     )
-    .fetch_all(&mut *conn)
     .await
-    .context("cannot list tables")?;
-    let mut counts = BTreeMap::new();
-    for table in tables {
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM public.\"{}\"",
-            table.replace('"', "\"\"")
-        ))
-        .fetch_one(&mut *conn)
-        .await
-        .with_context(|| format!("cannot count the rows of {table}"))?;
-        counts.insert(table, count);
-    }
-    Ok(counts)
 }
 
 pub(super) async fn pg_public_tables(conn: &mut PgConnection) -> anyhow::Result<i64> {
@@ -211,22 +199,14 @@ pub(super) fn run_dump(
         .spawn()
         .with_context(|| format!("cannot run {program}"))?;
     let mut stdout = child.stdout.take().context("pg_dump's output")?;
-    let stderr = child.stderr.take().map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    });
+    let stderr = StandardError::collect(&mut child);
     let temporary = hidden_temporary(path);
     let stored = compress_into(&temporary, &mut stdout);
     drop(stdout);
     let status = child
         .wait()
         .with_context(|| format!("{program} did not finish"))?;
-    let errors = stderr
-        .and_then(|thread| thread.join().ok())
-        .unwrap_or_default();
+    let errors = stderr.text();
     if !status.success() {
         let _ = std::fs::remove_file(&temporary);
         bail!(
@@ -282,21 +262,13 @@ pub(super) fn run_restore(mut command: Process, program: &str, data: &Path) -> a
         .spawn()
         .with_context(|| format!("cannot run {program} (is the PostgreSQL client installed?)"))?;
     let mut stdin = child.stdin.take().context("pg_restore's input")?;
-    let stderr = child.stderr.take().map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    });
+    let stderr = StandardError::collect(&mut child);
     let fed = io::copy(&mut decoder, &mut stdin);
     drop(stdin);
     let status = child
         .wait()
         .with_context(|| format!("{program} did not finish"))?;
-    let errors = stderr
-        .and_then(|thread| thread.join().ok())
-        .unwrap_or_default();
+    let errors = stderr.text();
     if !status.success() {
         bail!(
             "{program} failed ({status}): {}",
@@ -324,5 +296,28 @@ mod tests {
             split_password("postgres://shop@db/shop"),
             ("postgres://shop@db/shop".to_owned(), None)
         );
+    }
+}
+
+/// A child's standard error, read on a thread of its own so that a chatty pg_dump or pg_restore
+/// never blocks on a full pipe while we feed or drain its other end.
+struct StandardError(Option<std::thread::JoinHandle<String>>);
+
+impl StandardError {
+    fn collect(child: &mut std::process::Child) -> Self {
+        Self(child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        }))
+    }
+
+    /// Everything it wrote, once the child has exited.
+    fn text(self) -> String {
+        self.0
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default()
     }
 }

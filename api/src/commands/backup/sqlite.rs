@@ -35,25 +35,13 @@ pub(super) async fn sqlite_open(path: &Path, create: bool) -> anyhow::Result<Sql
 pub(super) async fn sqlite_row_counts(
     conn: &mut SqliteConnection,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let tables: Vec<String> = sqlx::query_scalar(
+    super::row_counts::<sqlx::Sqlite>(
+        conn,
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
          ORDER BY name",
+        "",
     )
-    .fetch_all(&mut *conn)
     .await
-    .context("cannot list tables")?;
-    let mut counts = BTreeMap::new();
-    for table in tables {
-        let count: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM \"{}\"",
-            table.replace('"', "\"\"")
-        ))
-        .fetch_one(&mut *conn)
-        .await
-        .with_context(|| format!("cannot count the rows of {table}"))?;
-        counts.insert(table, count);
-    }
-    Ok(counts)
 }
 
 pub(super) async fn create_sqlite(
