@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use shop_core::{
     adapters::{memory::InProcessBus, rabbitmq::RabbitPublisher, redis::RedisKeyValue},
-    app::{AuthSettings, DEFAULT_VIEW_CAPACITY, ProductViews, Shop, ViewWriter},
+    app::{AuthSettings, DEFAULT_VIEW_CAPACITY, ProductViews, Shop, ViewWriter, WorkerData},
     config::{Config, redact_url},
+    messaging::WorkerKind,
     ports::EventPublisher,
 };
 use tokio::{net::TcpListener, sync::watch};
@@ -29,13 +30,12 @@ use crate::{
 const REDIS_PREFIX: &str = "shop:";
 
 /// How to build an [`Application`]: the configuration, and the few things that are not
-/// settings (the gRPC server's timings, Redis' key prefix, whether workers run embedded).
+/// settings (the gRPC server's timings, Redis' key prefix).
 #[derive(Debug)]
 pub struct ApplicationBuilder {
     config: Config,
     grpc: GrpcSettings,
     redis_prefix: String,
-    embedded_workers: bool,
 }
 
 impl ApplicationBuilder {
@@ -51,15 +51,6 @@ impl ApplicationBuilder {
     #[must_use]
     pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.redis_prefix = prefix.into();
-        self
-    }
-
-    /// Whether the implemented workers run in this process under the in-process bus (the
-    /// default, as `serve` does). Their settings are read from the environment when their
-    /// handlers are built.
-    #[must_use]
-    pub fn embedded_workers(mut self, run: bool) -> Self {
-        self.embedded_workers = run;
         self
     }
 
@@ -94,14 +85,15 @@ impl ApplicationBuilder {
             .with_product_views(views)
             .with_low_stock_threshold(config.low_stock_threshold)
             // The invoice download reads the PDFs where the invoice worker stores them.
-            .with_invoice_files(Arc::new(shop_workers::email::StoredInvoices));
+            .with_invoice_files(Arc::new(
+                shop_workers::invoice::InvoiceReader::from_settings(&config.workers.invoice),
+            ));
         let (publisher, event_bus) = event_publisher(&config).await;
-        // The embedded default runs the implemented workers in this process, on the shop's
-        // store, subscribed to the bus now, before the relay publishes anything.
-        let worker_data = shop_core::app::WorkerData::new(Arc::clone(shop.store()));
+        // The embedded default runs the workers in this process, on the shop's store,
+        // subscribed to the bus now, before the relay publishes anything.
         let embedded = match &event_bus {
-            Some(bus) if self.embedded_workers => Some(embedded_workers(bus, &worker_data)?),
-            _ => None,
+            Some(bus) => Some(embedded_workers(bus, &shop, &config)?),
+            None => None,
         };
 
         let http = TcpListener::bind(config.http_addr)
@@ -175,7 +167,6 @@ impl Application {
             config,
             grpc: GrpcSettings::default(),
             redis_prefix: REDIS_PREFIX.to_owned(),
-            embedded_workers: true,
         }
     }
 
@@ -251,20 +242,20 @@ impl Application {
     }
 }
 
-/// The implemented workers (`shop_workers::implemented`), built on the same handler code as the
-/// `shop-workers` binary and subscribed to `bus`. A worker setting that is wrong stops the start
-/// as a configuration error (exit code 2), as it does for `shop-workers`.
+/// Every worker, built on the same handler code and settings as the `shop-workers` binary and
+/// subscribed to `bus`. A worker setting that is wrong stops the start as a configuration error
+/// (exit code 2), as it does for `shop-workers`.
 fn embedded_workers(
     bus: &InProcessBus,
-    data: &shop_core::app::WorkerData,
+    shop: &Shop,
+    config: &Config,
 ) -> anyhow::Result<shop_workers::embedded::Embedded> {
-    let deps = shop_workers::Deps { data: data.clone() };
-    let mut handlers = Vec::new();
-    for kind in shop_workers::implemented() {
-        let handler = shop_workers::handler_for(kind, &deps)
-            .map_err(|error| UsageError(error.to_string()))?;
-        handlers.extend(handler);
-    }
+    let deps = shop_workers::Deps {
+        data: WorkerData::new(Arc::clone(shop.store())),
+        settings: config.workers.clone(),
+    };
+    let handlers = shop_workers::handlers_for(&WorkerKind::ALL, &deps)
+        .map_err(|error| UsageError(error.to_string()))?;
     let embedded = shop_workers::embedded::Embedded::subscribe(handlers, bus);
     let names: Vec<&str> = embedded.kinds().iter().map(|kind| kind.name()).collect();
     say(format!("workers: embedded ({})", names.join(", ")));

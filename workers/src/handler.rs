@@ -1,7 +1,11 @@
 //! What a worker does with one event, independent of how the event arrived.
 
 use async_trait::async_trait;
-use shop_core::messaging::{CloudEvent, WorkerKind};
+use shop_core::{
+    app::WorkerData,
+    messaging::{CloudEvent, WorkerKind},
+    ports::{EventWork, StoreError},
+};
 
 /// Why handling an event failed.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +18,32 @@ pub enum HandlerError {
     /// dead-lettered at once.
     #[error("permanent failure: {0:#}")]
     Reject(anyhow::Error),
+}
+
+impl HandlerError {
+    /// A failure of `kind`'s database work. Any may pass (a restart, a serialisation failure, a
+    /// full pool); a statement that can never succeed would be a bug in the worker, not in the
+    /// event. The runtime tells an unreachable database apart and waits for it before retrying.
+    pub fn database(kind: WorkerKind, error: StoreError) -> Self {
+        Self::Retry(anyhow::Error::new(error).context(format!("{} database", kind.name())))
+    }
+}
+
+/// Starts `kind`'s handling of `event_id`: the work its effects and the processed record commit
+/// in together, or `None` (logged) when `kind` handled the event before.
+pub async fn claim(
+    data: &WorkerData,
+    kind: WorkerKind,
+    event_id: &str,
+) -> Result<Option<Box<dyn EventWork>>, HandlerError> {
+    let work = data
+        .claim(kind.name(), event_id)
+        .await
+        .map_err(|error| HandlerError::database(kind, error))?;
+    if work.is_none() {
+        tracing::debug!(id = %event_id, "{}: event handled before", kind.name());
+    }
+    Ok(work)
 }
 
 /// One worker's reaction to events. Implementations must be idempotent: the same event (same

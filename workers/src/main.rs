@@ -16,7 +16,7 @@ use shop_core::{
     messaging::WorkerKind,
 };
 use shop_workers::{
-    Deps, dead_letters, handler_for, implemented,
+    Deps, dead_letters, handlers_for,
     runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http, metrics::Metrics},
 };
 use tracing_subscriber::EnvFilter;
@@ -26,7 +26,7 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "shop-workers", version, about)]
 struct Cli {
     /// Run only these workers (comma separated: email, invoice, notification, analytics).
-    /// Default: every implemented worker.
+    /// Default: all of them.
     #[arg(long, value_delimiter = ',', value_parser = parse_worker, value_name = "WORKERS")]
     only: Vec<WorkerKind>,
 
@@ -174,47 +174,19 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// The workers to run: `--only`'s (each must be implemented), or every implemented one.
-fn selection(only: &[WorkerKind]) -> anyhow::Result<Vec<WorkerKind>> {
+/// The workers to run: `--only`'s (each once, in [`WorkerKind`] order), or all of them.
+fn selection(only: &[WorkerKind]) -> Vec<WorkerKind> {
     if only.is_empty() {
-        let missing: Vec<&str> = WorkerKind::ALL
-            .into_iter()
-            .filter(|kind| !implemented().contains(kind))
-            .map(WorkerKind::name)
-            .collect();
-        if !missing.is_empty() {
-            tracing::warn!(
-                "not implemented yet, not started: {} (running {})",
-                missing.join(", "),
-                implemented()
-                    .iter()
-                    .map(|kind| kind.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        return Ok(implemented());
+        return WorkerKind::ALL.to_vec();
     }
     let mut selected = only.to_vec();
     selected.sort();
     selected.dedup();
-    if let Some(missing) = selected.iter().find(|kind| !implemented().contains(kind)) {
-        return Err(Usage(format!(
-            "--only: the {} worker is not implemented yet (implemented: {})",
-            missing.name(),
-            implemented()
-                .iter()
-                .map(|kind| kind.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into());
-    }
-    Ok(selected)
+    selected
 }
 
 async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
-    let workers = selection(&cli.only)?;
+    let workers = selection(&cli.only);
     let amqp_url = amqp_url(&config)?;
     // The command line wins over the configuration.
     let concurrency = cli
@@ -234,11 +206,11 @@ async fn consume(cli: Cli, config: Config) -> anyhow::Result<()> {
     )
     .map_err(|error| Usage(format!("DATABASE_URL: {error}")))?;
     let db = WorkerData::new(store);
-    let deps = Deps { data: db.clone() };
-    let mut handlers = Vec::new();
-    for kind in &workers {
-        handlers.extend(handler_for(*kind, &deps).map_err(|error| Usage(error.to_string()))?);
-    }
+    let deps = Deps {
+        data: db.clone(),
+        settings: config.workers.clone(),
+    };
+    let handlers = handlers_for(&workers, &deps).map_err(|error| Usage(error.to_string()))?;
 
     // Probes answer from the start: /healthz while the database is still being reached,
     // /readyz once everything is connected.

@@ -46,27 +46,6 @@ async fn an_unknown_worker_exits_2_naming_the_flag() {
 }
 
 #[tokio::test]
-async fn a_worker_not_implemented_yet_fails_at_start() {
-    let implemented = shop_workers::implemented();
-    let Some(missing) = shop_core::messaging::WorkerKind::ALL
-        .into_iter()
-        .find(|kind| !implemented.contains(kind))
-    else {
-        return; // every worker is implemented
-    };
-    let env = [("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")];
-    let (code, _, stderr) = finish(shop_workers(&env, &["--only", missing.name()])).await;
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "the {} worker is not implemented yet",
-            missing.name()
-        )),
-        "{stderr}"
-    );
-}
-
-#[tokio::test]
 async fn amqp_url_is_required() {
     let (code, _, stderr) = finish(shop_workers(&[], &["--only", "analytics"])).await;
     assert_eq!(code, Some(2), "{stderr}");

@@ -6,7 +6,8 @@
 //!
 //! Two backends: **embedded** (SQLite in a temporary directory, in-process key-value store) and
 //! **postgres_redis** (a Postgres database of its own, dropped WITH (FORCE) when the test ends,
-//! even on panic, and Redis under a key prefix of its own).
+//! even on panic, and Redis under a key prefix of its own). On both the workers run embedded, as
+//! under `serve` without `AMQP_URL`, their invoice and mail folders in the temporary directory.
 
 #![allow(dead_code)] // Each suite uses its own subset.
 
@@ -121,10 +122,8 @@ impl TestAppBuilder {
             vars.insert("REDIS_URL".to_owned(), redis_url());
         }
         let config = Config::from_vars(vars).expect("a valid test configuration");
-        let mut application = Application::builder(config)
-            .grpc_settings(GRPC_SETTINGS)
-            // The workers read their settings from the process environment, which tests share.
-            .embedded_workers(false);
+        // The embedded workers run as in production, their folders in the temporary directory.
+        let mut application = Application::builder(config).grpc_settings(GRPC_SETTINGS);
         if let Some(prefix) = redis_prefix {
             application = application.redis_prefix(prefix);
         }

@@ -19,7 +19,7 @@ use shop_core::{
     ports::{AnalyticsEffect, AnalyticsEvent, ProductSales, StoreError},
 };
 
-use crate::handler::{Handler, HandlerError, payload};
+use crate::handler::{Handler, HandlerError, claim, payload};
 
 /// Event types the aggregates read.
 pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
@@ -66,10 +66,7 @@ struct CartUpdated {
 }
 
 fn database(error: StoreError) -> HandlerError {
-    // Any database failure may pass (a restart, a serialisation failure, a full pool); a
-    // statement that can never succeed would be a bug in this module, not in the event. The
-    // runtime tells an unreachable database apart and waits for it before trying again.
-    HandlerError::Retry(anyhow::Error::new(error).context("analytics database"))
+    HandlerError::database(WorkerKind::Analytics, error)
 }
 
 #[async_trait]
@@ -81,13 +78,8 @@ impl Handler for Analytics {
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
         // Decode before touching the database: a malformed event is rejected, not retried.
         let event = analytics_event(event)?;
-        let Some(mut work) = self
-            .data
-            .claim(WorkerKind::Analytics.name(), &event.event_id)
-            .await
-            .map_err(database)?
+        let Some(mut work) = claim(&self.data, WorkerKind::Analytics, &event.event_id).await?
         else {
-            tracing::debug!(id = %event.event_id, "analytics: duplicate event skipped");
             return Ok(());
         };
         work.record_analytics(&event).await.map_err(database)?;

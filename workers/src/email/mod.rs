@@ -45,7 +45,8 @@ pub use settings::{DEFAULT_FROM, DEFAULT_MAIL_DIR, Delivery, Settings};
 pub use templates::Template;
 
 use crate::{
-    handler::{Handler, HandlerError, payload},
+    handler::{Handler, HandlerError, claim, payload},
+    invoice::InvoiceReader,
     payloads::{OrderPaid, OrderStatusChanged},
     writable::ensure_writable_dir,
 };
@@ -60,8 +61,9 @@ pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
 /// The shop's name in messages.
 const SHOP_NAME: &str = "Shop";
 
-/// Invoice PDFs read where the invoice worker stored them: `file://…` or `s3://…` (see
-/// [`InvoiceStore::fetch_location`](crate::invoice::InvoiceStore::fetch_location)).
+/// Invoice PDFs read where the invoice worker stored them (`file://…`, or `s3://…` at AWS's
+/// endpoint): [`InvoiceReader::default`]. The binaries use the configured endpoint
+/// ([`InvoiceReader::from_settings`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoredInvoices;
 
@@ -71,7 +73,7 @@ impl InvoiceFiles for StoredInvoices {
         &self,
         location: &str,
     ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(crate::invoice::InvoiceStore::fetch_location(location).await?)
+        InvoiceReader::default().fetch(location).await
     }
 }
 
@@ -135,12 +137,6 @@ impl Email {
             transport,
             invoices: None,
         })
-    }
-
-    /// The handler configured from the environment (`SHOP_SMTP_*`, `SHOP_MAIL_DIR`), attaching
-    /// the invoice PDFs from where the invoice worker stored them ([`StoredInvoices`]).
-    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
-        Ok(Self::new(data, &Settings::from_env()?)?.with_invoice_files(Arc::new(StoredInvoices)))
     }
 
     /// Attaches invoice PDFs read from `files`.
@@ -242,7 +238,7 @@ fn money(event: &CloudEvent, amount_minor: i64, currency: &str) -> Result<String
 }
 
 fn database(error: StoreError) -> HandlerError {
-    HandlerError::Retry(anyhow::Error::new(error).context("email database"))
+    HandlerError::database(WorkerKind::Email, error)
 }
 
 impl Plan {
@@ -535,13 +531,7 @@ impl Handler for Email {
         }
         let template = plan.template;
         let message = self.message(event, plan).await?;
-        let Some(work) = self
-            .data
-            .claim(WorkerKind::Email.name(), &event.id)
-            .await
-            .map_err(database)?
-        else {
-            tracing::debug!(id = %event.id, "email: duplicate event skipped");
+        let Some(work) = claim(&self.data, WorkerKind::Email, &event.id).await? else {
             return Ok(());
         };
         // Dropping the work on a failed send rolls its record back, so the retry sends again.

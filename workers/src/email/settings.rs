@@ -43,12 +43,8 @@ pub const DEFAULT_MAIL_DIR: &str = shop_core::config::DEFAULT_MAIL_DIR;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Settings {
-    /// Reads the settings from the process environment (and the configuration file).
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_settings(&WorkerSettings::from_env()?.email)
-    }
-
-    /// Reads the settings through `get` (the environment, or a map in tests). Empty values count
+    /// Reads the settings through `get` (a map in tests; the binaries pass the typed
+    /// configuration they loaded to [`from_settings`](Self::from_settings)). Empty values count
     /// as unset. Errors name the variable that is wrong.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         Self::from_settings(&WorkerSettings::from_lookup(get)?.email)

@@ -9,7 +9,7 @@ use object_store::{
     ObjectStore, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as ObjectPath,
 };
 
-use shop_core::config::{InvoiceSettings, WorkerSettings};
+use shop_core::{config::InvoiceSettings, ports::InvoiceFiles};
 
 use crate::writable::ensure_writable_dir;
 
@@ -23,7 +23,7 @@ pub const ENDPOINT_VAR: &str = "SHOP_INVOICE_S3_ENDPOINT";
 const KEY_PREFIX: &str = "invoices";
 
 /// The invoices' blob store. Other workers (the email worker attaching the PDF) read a stored
-/// invoice back with [`InvoiceStore::fetch`] given the `location` of `dev.shop.invoice.created.v1`.
+/// invoice back with [`InvoiceReader`] given the `location` of `dev.shop.invoice.created.v1`.
 #[derive(Debug, Clone)]
 pub struct InvoiceStore {
     store: Arc<dyn ObjectStore>,
@@ -67,12 +67,6 @@ impl InvoiceStore {
             store: Arc::new(store),
             base: format!("s3://{bucket}"),
         })
-    }
-
-    /// [`from_settings`](Self::from_settings) with the settings from the environment (and the
-    /// configuration file).
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_settings(&WorkerSettings::from_env()?.invoice)
     }
 
     /// `SHOP_INVOICE_BUCKET` (with `SHOP_INVOICE_S3_ENDPOINT`) when set, else the folder
@@ -126,19 +120,15 @@ impl InvoiceStore {
         Ok(bytes.to_vec())
     }
 
-    /// Opens the store `location` lives in (a folder, or a bucket with the `AWS_*` and
-    /// `SHOP_INVOICE_S3_ENDPOINT` settings) and reads it: for readers that do not hold the
-    /// worker's store, such as the API's download route.
+    /// Opens the store `location` lives in (a folder, or a bucket at AWS's endpoint with the
+    /// `AWS_*` settings) and reads it. [`InvoiceReader`] reads buckets at the configured
+    /// endpoint.
     pub async fn fetch_location(location: &str) -> anyhow::Result<Vec<u8>> {
-        if location.starts_with("file://") {
-            return Self::fetch_with(location, None).await;
-        }
-        let settings = WorkerSettings::from_env()?.invoice;
-        Self::fetch_with(location, settings.s3_endpoint.as_deref()).await
+        Self::fetch_with(location, None).await
     }
 
-    /// [`fetch_location`](Self::fetch_location) with the bucket's endpoint given (the typed
-    /// `SHOP_INVOICE_S3_ENDPOINT`, or `None` for AWS).
+    /// Opens the store `location` lives in, a folder or a bucket at `endpoint` (the typed
+    /// `SHOP_INVOICE_S3_ENDPOINT`, or `None` for AWS), and reads it.
     pub async fn fetch_with(location: &str, endpoint: Option<&str>) -> anyhow::Result<Vec<u8>> {
         if let Some(path) = location.strip_prefix("file://") {
             return tokio::fs::read(path)
@@ -151,5 +141,33 @@ impl InvoiceStore {
             .map(|(bucket, _)| bucket)
             .ok_or_else(|| anyhow!("unsupported invoice location {location}"))?;
         Self::s3(bucket, endpoint)?.fetch(location).await
+    }
+}
+
+/// Reads stored invoices by their location (`file://…` or `s3://…`), buckets at the configured
+/// endpoint: for readers that do not hold the invoice worker's store, such as the email worker
+/// attaching the PDF and the API's download route. It opens a store only to read, so it needs
+/// no writable folder.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceReader {
+    /// `SHOP_INVOICE_S3_ENDPOINT`; `None` for AWS.
+    s3_endpoint: Option<String>,
+}
+
+impl InvoiceReader {
+    pub fn from_settings(settings: &InvoiceSettings) -> Self {
+        Self {
+            s3_endpoint: settings.s3_endpoint.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl InvoiceFiles for InvoiceReader {
+    async fn fetch(
+        &self,
+        location: &str,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(InvoiceStore::fetch_with(location, self.s3_endpoint.as_deref()).await?)
     }
 }

@@ -10,20 +10,20 @@
 mod blob;
 pub mod pdf;
 
-pub use blob::{BUCKET_VAR, DEFAULT_DIR, DIR_VAR, ENDPOINT_VAR, InvoiceStore};
+pub use blob::{BUCKET_VAR, DEFAULT_DIR, DIR_VAR, ENDPOINT_VAR, InvoiceReader, InvoiceStore};
 
 use async_trait::async_trait;
 use chrono::{Datelike as _, Utc};
 use serde::Deserialize;
 use shop_core::{
     app::WorkerData,
-    config::{InvoiceSettings, WorkerSettings},
+    config::InvoiceSettings,
     domain::{OrderId, UserId, events::DomainEvent, money::Currency},
     messaging::{CloudEvent, WorkerKind},
     ports::{NewInvoice, StoreError},
 };
 
-use crate::handler::{Handler, HandlerError, payload};
+use crate::handler::{Handler, HandlerError, claim, payload};
 use pdf::{InvoiceDocument, InvoiceLine};
 
 /// The event that makes an invoice.
@@ -50,12 +50,6 @@ impl Invoices {
             store,
             seller,
         }
-    }
-
-    /// [`from_settings`](Self::from_settings) with the settings from the environment (and the
-    /// configuration file).
-    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
-        Self::from_settings(data, &WorkerSettings::from_env()?.invoice)
     }
 
     /// The store from [`InvoiceStore::from_settings`], the seller from `SHOP_INVOICE_SELLER`.
@@ -104,13 +98,7 @@ impl Handler for Invoices {
             return Ok(());
         }
         let paid: OrderPaid = payload(event)?;
-        let Some(mut work) = self
-            .data
-            .claim(WorkerKind::Invoice.name(), &event.id)
-            .await
-            .map_err(retry("invoice database"))?
-        else {
-            tracing::debug!(id = %event.id, "invoice: duplicate event skipped");
+        let Some(mut work) = claim(&self.data, WorkerKind::Invoice, &event.id).await? else {
             return Ok(());
         };
         if let Some(number) = work

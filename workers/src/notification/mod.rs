@@ -25,7 +25,7 @@ use shop_core::{
 
 use self::webhook::Webhooks;
 use crate::{
-    handler::{Handler, HandlerError, payload},
+    handler::{Handler, HandlerError, claim, payload},
     payloads::{OrderPaid, OrderStatusChanged},
 };
 
@@ -46,12 +46,6 @@ impl Notifications {
     /// A handler that pushes to `webhooks` (possibly none).
     pub fn new(data: WorkerData, webhooks: Webhooks) -> Self {
         Self { data, webhooks }
-    }
-
-    /// The handler with its webhooks from `SHOP_NOTIFY_WEBHOOK_URLS` and
-    /// `SHOP_NOTIFY_WEBHOOK_SECRET`; an error names the variable that is wrong.
-    pub fn from_env(data: WorkerData) -> anyhow::Result<Self> {
-        Ok(Self::new(data, Webhooks::from_env()?))
     }
 }
 
@@ -213,7 +207,7 @@ impl Draft {
 }
 
 fn database(error: StoreError) -> HandlerError {
-    HandlerError::Retry(anyhow::Error::new(error).context("notification database"))
+    HandlerError::database(WorkerKind::Notification, error)
 }
 
 #[async_trait]
@@ -226,12 +220,7 @@ impl Handler for Notifications {
         let Some(draft) = Draft::of(event)? else {
             return Ok(());
         };
-        let notification = match self
-            .data
-            .claim(WorkerKind::Notification.name(), &event.id)
-            .await
-            .map_err(database)?
-        {
+        let notification = match claim(&self.data, WorkerKind::Notification, &event.id).await? {
             Some(mut work) => {
                 let notification = draft.into_notification();
                 work.insert_notification(&event.id, &notification)
@@ -240,10 +229,7 @@ impl Handler for Notifications {
                 work.commit().await.map_err(database)?;
                 notification
             }
-            None if self.webhooks.is_empty() => {
-                tracing::debug!(id = %event.id, "notification: duplicate event skipped");
-                return Ok(());
-            }
+            None if self.webhooks.is_empty() => return Ok(()),
             // Handled before; the webhooks may still be owed (the earlier delivery failed them).
             None => match self
                 .data

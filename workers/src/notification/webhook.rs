@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
 use shop_core::{
     app::WorkerData,
-    config::{NotificationSettings, WorkerSettings, redact_url},
+    config::{NotificationSettings, redact_url},
 };
 
 use super::{Notification, WEBHOOK_TIMEOUT, database};
@@ -89,13 +89,8 @@ impl Webhooks {
         self
     }
 
-    /// From [`URLS_VARIABLE`] and [`SECRET_VARIABLE`] (required when there are URLs), as the
-    /// typed configuration reads them from the environment and the configuration file.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_settings(&WorkerSettings::from_env()?.notification)
-    }
-
-    /// From the typed settings; the URLs are checked here.
+    /// From the typed settings ([`URLS_VARIABLE`], and [`SECRET_VARIABLE`], required when there
+    /// are URLs); the URLs are checked here.
     pub fn from_settings(settings: &NotificationSettings) -> anyhow::Result<Self> {
         let secret = settings
             .webhook_secret

@@ -279,26 +279,6 @@ pub(super) fn run_restore(mut command: Process, program: &str, data: &Path) -> a
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_leave_the_url_for_the_environment() {
-        assert_eq!(
-            split_password("postgres://shop:p%40ss@db:5432/shop?sslmode=require"),
-            (
-                "postgres://shop@db:5432/shop?sslmode=require".to_owned(),
-                Some("p@ss".to_owned())
-            )
-        );
-        assert_eq!(
-            split_password("postgres://shop@db/shop"),
-            ("postgres://shop@db/shop".to_owned(), None)
-        );
-    }
-}
-
 /// A child's standard error, read on a thread of its own so that a chatty pg_dump or pg_restore
 /// never blocks on a full pipe while we feed or drain its other end.
 struct StandardError(Option<std::thread::JoinHandle<String>>);
@@ -319,5 +299,25 @@ impl StandardError {
         self.0
             .and_then(|thread| thread.join().ok())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_leave_the_url_for_the_environment() {
+        assert_eq!(
+            split_password("postgres://shop:p%40ss@db:5432/shop?sslmode=require"),
+            (
+                "postgres://shop@db:5432/shop?sslmode=require".to_owned(),
+                Some("p@ss".to_owned())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://shop@db/shop"),
+            ("postgres://shop@db/shop".to_owned(), None)
+        );
     }
 }
