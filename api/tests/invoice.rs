@@ -18,8 +18,8 @@ use shop_core::{
 };
 use shop_testing::PgDatabase;
 use shop_workers::{
-    email::StoredInvoices,
     handler::Handler as _,
+    invoice::InvoiceReader,
     invoice::{InvoiceStore, Invoices, seller_lines},
 };
 
@@ -72,7 +72,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
         .with_auth(AuthSettings::new(SecretString::from(
             "invoice-tests-secret-long-enough-for-hs256",
         )))
-        .with_invoice_files(Arc::new(StoredInvoices));
+        .with_invoice_files(Arc::new(InvoiceReader::default()));
     let app = router(AppState::new(
         shop.clone(),
         Limits {

@@ -20,7 +20,7 @@ use shop_core::{
 };
 use shop_testing::smtp::SmtpSink;
 use shop_workers::{
-    email::{Delivery, Email, InvoiceFiles, Settings, StoredInvoices},
+    email::{Delivery, Email, InvoiceFiles, Settings},
     handler::{Handler, HandlerError},
     invoice::InvoiceStore,
 };
@@ -309,7 +309,7 @@ async fn the_invoice_pdf_is_read_from_the_invoice_store() {
     let sink = SmtpSink::start().await;
     let email = Email::new(data(&db), &smtp_to(&sink))
         .expect("the handler")
-        .with_invoice_files(Arc::new(StoredInvoices));
+        .with_invoice_files(Arc::new(shop_workers::invoice::InvoiceReader::default()));
     let customer = user(&db, "ada@example.com", "Ada Lovelace").await;
     let order = OrderId::new();
     let invoice = event(

@@ -211,7 +211,7 @@ async fn a_paid_order_gets_one_invoice_however_often_it_is_paid() {
     assert_eq!(record.size_bytes, i64::try_from(bytes.len()).expect("size"));
     assert_eq!(store.fetch(&record.location).await.expect("fetch"), bytes);
     assert_eq!(
-        InvoiceStore::fetch_location(&record.location)
+        InvoiceStore::fetch_with(&record.location, None)
             .await
             .expect("fetch by location"),
         bytes

@@ -92,11 +92,6 @@ pub struct NotificationSettings {
 }
 
 impl WorkerSettings {
-    /// From the process environment (and the file `SHOP_CONFIG_FILE` names).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// From the variables `get` answers (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::read(&Source::new(Config::lookup(get))?)

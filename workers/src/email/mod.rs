@@ -46,7 +46,6 @@ pub use templates::Template;
 
 use crate::{
     handler::{Handler, HandlerError, claim, payload},
-    invoice::InvoiceReader,
     payloads::{OrderPaid, OrderStatusChanged},
     writable::ensure_writable_dir,
 };
@@ -60,22 +59,6 @@ pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
 
 /// The shop's name in messages.
 const SHOP_NAME: &str = "Shop";
-
-/// Invoice PDFs read where the invoice worker stored them (`file://…`, or `s3://…` at AWS's
-/// endpoint): [`InvoiceReader::default`]. The binaries use the configured endpoint
-/// ([`InvoiceReader::from_settings`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StoredInvoices;
-
-#[async_trait]
-impl InvoiceFiles for StoredInvoices {
-    async fn fetch(
-        &self,
-        location: &str,
-    ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-        InvoiceReader::default().fetch(location).await
-    }
-}
 
 /// The email worker's handler.
 pub struct Email {

@@ -120,13 +120,6 @@ impl InvoiceStore {
         Ok(bytes.to_vec())
     }
 
-    /// Opens the store `location` lives in (a folder, or a bucket at AWS's endpoint with the
-    /// `AWS_*` settings) and reads it. [`InvoiceReader`] reads buckets at the configured
-    /// endpoint.
-    pub async fn fetch_location(location: &str) -> anyhow::Result<Vec<u8>> {
-        Self::fetch_with(location, None).await
-    }
-
     /// Opens the store `location` lives in, a folder or a bucket at `endpoint` (the typed
     /// `SHOP_INVOICE_S3_ENDPOINT`, or `None` for AWS), and reads it.
     pub async fn fetch_with(location: &str, endpoint: Option<&str>) -> anyhow::Result<Vec<u8>> {
