@@ -108,6 +108,13 @@ impl ValidationError {
     }
 }
 
+/// The Shop `spec.shopRef` names, which must exist.
+pub fn required_shop(found: Option<Shop>, shop_ref: &str) -> Result<Shop, ValidationError> {
+    found.ok_or_else(|| ValidationError::ShopNotFound {
+        name: shop_ref.to_owned(),
+    })
+}
+
 /// Whether a Worker or Backup can run against its Shop in this pass. A Shop that is paused or not
 /// migrated yet is no error: the resource waits for it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use super::dereference::{Found, secret_references};
 use crate::build::backup as build;
 use crate::crd::{Backup, Shop};
-use crate::reconcile::validate::{Plan, ValidationError, missing_secrets};
+use crate::reconcile::validate::{Plan, ValidationError, missing_secrets, required_shop};
 
 /// A Backup whose references resolve.
 #[derive(Debug, Clone)]
@@ -31,13 +31,7 @@ pub fn validate(
         build::validate_schedule(schedule)
             .map_err(|message| ValidationError::InvalidSchedule { message })?;
     }
-    let shop_ref = &backup.spec.shop_ref;
-    let shop = found
-        .shop
-        .take()
-        .ok_or_else(|| ValidationError::ShopNotFound {
-            name: shop_ref.clone(),
-        })?;
+    let shop = required_shop(found.shop.take(), &backup.spec.shop_ref)?;
     let missing = missing_secrets(&secret_references(backup), &found.secrets);
     if !missing.is_empty() {
         return Err(ValidationError::MissingSecrets(missing));

@@ -5,7 +5,7 @@ use kube::ResourceExt;
 
 use super::dereference::Found;
 use crate::crd::{Shop, Worker};
-use crate::reconcile::validate::{Plan, ValidationError};
+use crate::reconcile::validate::{Plan, ValidationError, required_shop};
 
 /// A Worker whose Shop exists and has what the Worker's type needs.
 #[derive(Debug, Clone)]
@@ -28,13 +28,7 @@ pub fn validate(
     namespace: String,
     mut found: Found,
 ) -> Result<ValidatedWorker<'_>, ValidationError> {
-    let shop_ref = &worker.spec.shop_ref;
-    let shop = found
-        .shop
-        .take()
-        .ok_or_else(|| ValidationError::ShopNotFound {
-            name: shop_ref.clone(),
-        })?;
+    let shop = required_shop(found.shop.take(), &worker.spec.shop_ref)?;
     let missing = crate::build::worker::missing_settings(worker, &shop);
     if !missing.is_empty() {
         return Err(ValidationError::SettingMissing {
