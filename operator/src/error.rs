@@ -123,7 +123,7 @@ impl Error {
         let base = match self {
             Self::Apply(error) => match error.status_code() {
                 Some(409) => Duration::from_secs(1),
-                Some(400 | 403 | 422) => Duration::from_secs(60),
+                Some(400 | 403 | 404 | 422) => Duration::from_secs(60),
                 _ => Duration::from_secs(5),
             },
             Self::Status(_) | Self::Dereference(_) => Duration::from_secs(5),
@@ -166,10 +166,12 @@ mod tests {
         assert_eq!(conflict.retry_delay(1), Duration::from_secs(1));
         assert_eq!(conflict.retry_delay(3), Duration::from_secs(4));
 
-        let refused = api_error(422, "Invalid");
-        assert_eq!(refused.metric_label(), "apply_refused");
-        assert_eq!(refused.reason(), "ApplyRefused");
-        assert_eq!(refused.retry_delay(1), Duration::from_secs(60));
+        for (code, reason) in [(422, "Invalid"), (404, "NotFound")] {
+            let refused = api_error(code, reason);
+            assert_eq!(refused.metric_label(), "apply_refused");
+            assert_eq!(refused.reason(), "ApplyRefused");
+            assert_eq!(refused.retry_delay(1), Duration::from_secs(60));
+        }
 
         let missing = Error::Validation(ValidationError::MissingSecrets(vec![MissingSecret {
             field: "spec.payments".to_owned(),

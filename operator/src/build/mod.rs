@@ -111,17 +111,13 @@ pub fn shop_env(shop: &Shop) -> Vec<EnvVar> {
     env
 }
 
-/// `envFrom` of every shop process: the Shop's ConfigMap (every non-secret setting), then the
-/// payments Secret. Secret settings are single keys, given only to the processes that use them
+/// `envFrom` of every shop process: the payments Secret, then the Shop's ConfigMap (every
+/// non-secret setting). Of two sources setting one variable the later wins, so a setting left in
+/// the payments Secret (from before settings were Shop fields) never overrides the Shop's field.
+/// Secret settings are single keys, given only to the processes that use them
 /// ([`settings::add_settings`]).
 pub fn shop_env_from(shop: &Shop) -> Vec<EnvFromSource> {
-    let mut sources = vec![EnvFromSource {
-        config_map_ref: Some(ConfigMapEnvSource {
-            name: names::config_map(&shop.name_any()),
-            optional: Some(false),
-        }),
-        ..EnvFromSource::default()
-    }];
+    let mut sources = Vec::new();
     if let Some(payments) = &shop.spec.payments {
         sources.push(EnvFromSource {
             secret_ref: Some(SecretEnvSource {
@@ -131,6 +127,13 @@ pub fn shop_env_from(shop: &Shop) -> Vec<EnvFromSource> {
             ..EnvFromSource::default()
         });
     }
+    sources.push(EnvFromSource {
+        config_map_ref: Some(ConfigMapEnvSource {
+            name: names::config_map(&shop.name_any()),
+            optional: Some(false),
+        }),
+        ..EnvFromSource::default()
+    });
     sources
 }
 
@@ -205,4 +208,34 @@ pub fn cpu_autoscaler(
 /// The image of a shop binary at a version.
 pub fn image(repository: &str, version: &str) -> String {
     format!("{repository}:{version}")
+}
+
+#[cfg(test)]
+mod env_order_tests {
+    use super::shop_env_from;
+    use crate::build::test_support::shop_with_spec;
+
+    #[test]
+    fn the_shops_settings_win_over_keys_left_in_the_payments_secret() {
+        // Of two envFrom sources setting one variable, Kubernetes keeps the later one.
+        let shop = shop_with_spec(serde_json::json!({
+            "version": "1.0.0", "payments": {"name": "stripe"}, "commerce": {"taxRateBps": 700},
+        }));
+        let sources = shop_env_from(&shop);
+        let last = sources.last().expect("sources");
+        assert_eq!(
+            last.config_map_ref
+                .as_ref()
+                .map(|source| source.name.as_str()),
+            Some("demo-config"),
+            "the ConfigMap comes last: {sources:?}"
+        );
+        assert_eq!(
+            sources[0]
+                .secret_ref
+                .as_ref()
+                .map(|source| source.name.as_str()),
+            Some("stripe")
+        );
+    }
 }

@@ -39,15 +39,19 @@ pub struct Runs {
 
 /// The Secrets the Backup's spec names.
 pub fn secret_references(backup: &Backup) -> Vec<SecretReference> {
+    // The backup pod reads the whole Secret as its environment; these are the keys it needs.
+    let keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
     backup
         .spec
         .storage
         .s3
         .iter()
-        .map(|s3| SecretReference {
-            field: "spec.storage.s3.secretRef".to_owned(),
-            name: s3.secret_ref.name.clone(),
-            key: None,
+        .flat_map(|s3| {
+            keys.map(|key| SecretReference {
+                field: "spec.storage.s3.secretRef".to_owned(),
+                name: s3.secret_ref.name.clone(),
+                key: Some(key.to_owned()),
+            })
         })
         .collect()
 }

@@ -79,12 +79,22 @@ async fn run(backup: &Backup, ctx: &Context) -> Result<Duration> {
 /// S3 credentials Secret taken to exist: what `shop-operator render` prints.
 pub fn render(backup: &Backup, shop: &crate::crd::Shop) -> Result<Vec<serde_json::Value>> {
     let namespace = namespace_of(backup)?;
+    // Every Secret the spec names, with every key it reads.
+    let mut secrets = std::collections::BTreeMap::new();
+    for reference in dereference::secret_references(backup) {
+        let secret = secrets
+            .entry(reference.name)
+            .or_insert_with(|| Some(k8s_openapi::api::core::v1::Secret::default()));
+        if let (Some(secret), Some(key)) = (secret.as_mut(), reference.key) {
+            secret
+                .string_data
+                .get_or_insert_with(Default::default)
+                .insert(key, String::new());
+        }
+    }
     let found = dereference::Found {
         shop: Some(shop.clone()),
-        secrets: dereference::secret_references(backup)
-            .into_iter()
-            .map(|reference| (reference.name, Some(Default::default())))
-            .collect(),
+        secrets,
         ..dereference::Found::default()
     };
     let validated = validate::validate(backup, namespace, found)?;

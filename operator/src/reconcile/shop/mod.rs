@@ -33,14 +33,19 @@ const STEADY_REQUEUE: Duration = Duration::from_secs(300);
 /// Brings the cluster in line with one Shop.
 pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
     if shop.spec.paused {
+        // Only Ready changes: what the other conditions last said is still what was observed.
         let paused = [Observed::no(
             ConditionType::Ready,
             "Paused",
             "spec.paused is true: nothing is changed",
         )];
-        let status = shop.status.clone().unwrap_or_default();
-        write_observed(&ctx, &*shop, status, &paused).await?;
-        return Ok(Action::await_change());
+        return match write_paused(&ctx, &shop, &paused).await {
+            Ok(()) => Ok(Action::await_change()),
+            Err(error) => {
+                report_failure(&ctx, &*shop, Vec::new(), &error).await;
+                Err(error)
+            }
+        };
     }
     match run(&shop, &ctx).await {
         Ok(ready) => Ok(Action::requeue(if ready {
@@ -53,6 +58,19 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
             Err(error)
         }
     }
+}
+
+/// Writes the paused Shop's status: its conditions as they were, with `paused` replacing theirs.
+async fn write_paused(ctx: &Context, shop: &Shop, paused: &[Observed]) -> Result<()> {
+    let mut status = shop.status.clone().unwrap_or_default();
+    status.conditions = crate::conditions::update(
+        &status.conditions,
+        paused,
+        shop.metadata.generation,
+        k8s_openapi::jiff::Timestamp::now(),
+    );
+    status.observed_generation = shop.metadata.generation;
+    Ok(crate::apply::write_status(&ctx.client, shop, shop.status.as_ref(), &status).await?)
 }
 
 /// One pass through the stages; returns whether the Shop is ready.
