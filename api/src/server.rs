@@ -271,7 +271,7 @@ impl ShutdownSignals {
     }
 
     /// Resolves when the first of the signals arrives.
-    pub async fn received(mut self) {
+    pub async fn received(&mut self) {
         #[cfg(unix)]
         {
             let signal = tokio::select! {
