@@ -86,7 +86,9 @@ impl ApplicationBuilder {
             .with_low_stock_threshold(config.low_stock_threshold)
             // The invoice download reads the PDFs where the invoice worker stores them.
             .with_invoice_files(Arc::new(
-                shop_workers::invoice::InvoiceReader::from_settings(&config.workers.invoice),
+                shop_core::adapters::invoice_files::InvoiceReader::from_settings(
+                    &config.workers.invoice,
+                ),
             ));
         let (publisher, event_bus) = event_publisher(&config).await;
         // The embedded default runs the workers in this process, on the shop's store,

@@ -15,7 +15,8 @@ pub mod invoice;
 pub mod notification;
 mod payloads;
 pub mod runtime;
-pub mod writable;
+/// Folders checked for writing at start (in core: the invoice files adapter uses it too).
+pub use shop_core::adapters::writable;
 
 use std::sync::Arc;
 

@@ -1,11 +1,13 @@
 //! Storage adapters, one folder per technology, chosen at start-up by the database URL's scheme.
 
+pub mod invoice_files;
 pub mod memory;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;
 pub mod sql;
 pub mod sqlite;
+pub mod writable;
 
 use std::sync::Arc;
 

@@ -7,10 +7,11 @@
 //! The PDF is stored before the transaction commits: if the commit fails, the number goes back
 //! to the sequence and the orphan file is overwritten by the next invoice given that number.
 
-mod blob;
 pub mod pdf;
 
-pub use blob::{BUCKET_VAR, DEFAULT_DIR, DIR_VAR, ENDPOINT_VAR, InvoiceReader, InvoiceStore};
+pub use shop_core::adapters::invoice_files::{
+    BUCKET_VAR, DEFAULT_DIR, DIR_VAR, ENDPOINT_VAR, InvoiceReader, InvoiceStore,
+};
 
 use async_trait::async_trait;
 use chrono::{Datelike as _, Utc};

@@ -9,12 +9,12 @@ use object_store::{
     ObjectStore, PutPayload, aws::AmazonS3Builder, local::LocalFileSystem, path::Path as ObjectPath,
 };
 
-use shop_core::{config::InvoiceSettings, ports::InvoiceFiles};
+use crate::{config::InvoiceSettings, ports::InvoiceFiles};
 
-use crate::writable::ensure_writable_dir;
+use super::writable::ensure_writable_dir;
 
 /// The folder invoices go to when no bucket is configured.
-pub const DEFAULT_DIR: &str = shop_core::config::DEFAULT_INVOICE_DIR;
+pub const DEFAULT_DIR: &str = crate::config::DEFAULT_INVOICE_DIR;
 /// Variables of [`InvoiceSettings`], named in errors.
 pub const DIR_VAR: &str = "SHOP_INVOICE_DIR";
 pub const BUCKET_VAR: &str = "SHOP_INVOICE_BUCKET";
