@@ -86,6 +86,58 @@ async fn a_shop_deleted_and_created_again_keeps_the_credentials_its_data_was_cre
 }
 
 #[tokio::test]
+async fn a_shop_whose_volumes_go_with_it_takes_its_credentials_along_and_can_change_its_mind() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    let everything_goes = json!({"managed": {"deleteVolumeWithShop": true}});
+    create_shop(
+        &cluster,
+        json!({"version": "1.0.0", "database": everything_goes, "redis": everything_goes,
+               "rabbitmq": everything_goes}),
+    )
+    .await;
+    shop_pass(&cluster, &ctx).await;
+    let secrets: Vec<String> = Backend::ALL
+        .into_iter()
+        .map(|backend| names::backend("demo", backend))
+        .chain(["demo-credentials".to_owned()])
+        .collect();
+
+    // Changing its mind for the database: its Secret (and, since a volume is now kept, the
+    // credentials) lose their owner reference on the next pass.
+    cluster
+        .api::<Shop>()
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"database": {"managed": {"deleteVolumeWithShop": false}}}}),
+            ),
+        )
+        .await
+        .expect("edit the Shop");
+    shop_pass(&cluster, &ctx).await;
+    for name in ["demo-postgres", "demo-credentials"] {
+        let secret: Secret = cluster.get(name).await.expect("Secret");
+        assert_eq!(
+            secret.metadata.owner_references, None,
+            "{name} no longer goes with the Shop"
+        );
+    }
+
+    cluster
+        .api::<Shop>()
+        .delete("demo", &DeleteParams::default())
+        .await
+        .expect("delete the Shop");
+    for name in &secrets {
+        let kept = cluster.get::<Secret>(name).await.is_some();
+        let expected = matches!(name.as_str(), "demo-postgres" | "demo-credentials");
+        assert_eq!(kept, expected, "Secret {name} kept: {kept}");
+    }
+}
+
+#[tokio::test]
 async fn settings_removed_from_the_shop_are_removed_from_its_children() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
