@@ -9,48 +9,16 @@
 
 use std::{path::Path, time::Duration};
 
-use tokio::process::Command;
-
-/// An exit code of the sandbox script itself, never of `shop-api`.
-const SANDBOX_FAILED: i32 = 97;
-
-/// Runs as `sh -c` inside the new mount namespace: `$1` is the folder to make read-only and the
-/// working directory, the rest the command.
-const SANDBOX: &str = r#"
-dir=$1; shift
-fail() { echo "read-only sandbox: $*" >&2; exit 97; }
-mount --bind "$dir" "$dir" || fail "cannot bind-mount $dir"
-mount -o remount,bind,ro "$dir" || fail "cannot remount $dir read-only"
-cd "$dir" || fail "cannot enter $dir"
-if (: > .write-test) 2>/dev/null; then fail "$dir is still writable after the read-only remount"; fi
-exec "$@"
-"#;
+use shop_testing::read_only;
 
 /// `shop-api serve` with only `env` set, its working directory the read-only `cwd`; exit code
 /// and standard error.
 async fn serve_in_read_only_cwd(cwd: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut command = Command::new("unshare");
+    let mut command = read_only::command(cwd, env!("CARGO_BIN_EXE_shop-api"));
     command
-        .env_clear()
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .args([
-            "--mount",
-            "--map-root-user",
-            "--",
-            "sh",
-            "-c",
-            SANDBOX,
-            "sh",
-        ])
-        .arg(cwd)
-        .arg(env!("CARGO_BIN_EXE_shop-api"))
         .arg("serve")
         .env("SHOP_HTTP_ADDR", "127.0.0.1:0")
-        .env("SHOP_GRPC_ADDR", "127.0.0.1:0")
-        .kill_on_drop(true);
+        .env("SHOP_GRPC_ADDR", "127.0.0.1:0");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -59,11 +27,7 @@ async fn serve_in_read_only_cwd(cwd: &Path, env: &[(&str, &str)]) -> (Option<i32
         .expect("shop-api stops at once")
         .expect("run unshare (util-linux) for the read-only sandbox");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.code() != Some(SANDBOX_FAILED) && !stderr.starts_with("unshare:"),
-        "cannot run shop-api in a read-only working directory (these tests need \
-         `unshare --mount --map-root-user` from util-linux): {stderr}"
-    );
+    read_only::assert_sandbox_ran(output.status.code(), &stderr);
     (output.status.code(), stderr)
 }
 

@@ -6,6 +6,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), Redis at `SHOP_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`).
 
+pub mod read_only;
 pub mod smtp;
 
 use shop_core::config::DatabaseUrl;

@@ -16,6 +16,7 @@ use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
 
 use chrono::Utc;
 use shop_core::domain::UserId;
+use shop_testing::read_only;
 use support::{broker, database, event, eventually, publish};
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader},
@@ -23,63 +24,18 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// An exit code of the sandbox script itself, never of `shop-workers`.
-const SANDBOX_FAILED: i32 = 97;
-
-/// Runs as `sh -c` inside the new mount namespace: `$1` is the folder to make read-only and the
-/// working directory, the rest the command. It checks that the folder really refuses writes
-/// before it hands over (`exec`, so the binary keeps the PID the test signals).
-const SANDBOX: &str = r#"
-dir=$1; shift
-fail() { echo "read-only sandbox: $*" >&2; exit 97; }
-mount --bind "$dir" "$dir" || fail "cannot bind-mount $dir"
-mount -o remount,bind,ro "$dir" || fail "cannot remount $dir read-only"
-cd "$dir" || fail "cannot enter $dir"
-if (: > .write-test) 2>/dev/null; then fail "$dir is still writable after the read-only remount"; fi
-exec "$@"
-"#;
-
 /// A database that is never reachable: settings must be judged before the database is waited for.
 const NO_DATABASE: &str = "postgres://postgres@127.0.0.1:1/nowhere";
 const SOME_BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// `shop-workers ARGS` with only `env` set, its working directory the read-only `cwd`.
 fn in_read_only_cwd(cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut command = Command::new("unshare");
-    command
-        .env_clear()
-        // For `unshare`, `sh` and `mount`; harmless to the binary.
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .args([
-            "--mount",
-            "--map-root-user",
-            "--",
-            "sh",
-            "-c",
-            SANDBOX,
-            "sh",
-        ])
-        .arg(cwd)
-        .arg(env!("CARGO_BIN_EXE_shop-workers"))
-        .args(args)
-        .kill_on_drop(true);
+    let mut command = read_only::command(cwd, env!("CARGO_BIN_EXE_shop-workers"));
+    command.args(args);
     for (name, value) in env {
         command.env(name, value);
     }
     command
-}
-
-/// Fails the test, loudly, when the read-only sandbox could not be made: the binary never ran.
-fn assert_sandbox_ran(code: Option<i32>, stderr: &str) {
-    assert!(
-        code != Some(SANDBOX_FAILED) && !stderr.starts_with("unshare:"),
-        "cannot run shop-workers in a read-only working directory (these tests need \
-         `unshare --mount --map-root-user` from util-linux: root, or unprivileged user \
-         namespaces enabled): {stderr}"
-    );
 }
 
 async fn finish(mut command: Command) -> (Option<i32>, String) {
@@ -88,7 +44,7 @@ async fn finish(mut command: Command) -> (Option<i32>, String) {
         .expect("shop-workers stops at once")
         .expect("run unshare (util-linux) for the read-only sandbox");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_sandbox_ran(output.status.code(), &stderr);
+    read_only::assert_sandbox_ran(output.status.code(), &stderr);
     (output.status.code(), stderr)
 }
 
@@ -205,7 +161,7 @@ impl Running {
         let _ = child.start_kill();
         let code = child.wait().await.ok().and_then(|status| status.code());
         let stderr = stderr.await.unwrap_or_default();
-        assert_sandbox_ran(code, &stderr);
+        read_only::assert_sandbox_ran(code, &stderr);
         panic!("shop-workers did not start (exit code {code:?}): {stderr}");
     }
 
