@@ -3,16 +3,13 @@
 
 mod support;
 
-use std::{net::SocketAddr, process::Stdio, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use shop_core::domain::{ProductId, UserId};
+use support::running::Running;
 use support::{broker, count, database, eventually, product_viewed, publish_all};
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader},
-    process::{Child, ChildStdout, Command},
-    task::JoinHandle,
-};
+use tokio::process::Command;
 
 fn shop_workers(env: &[(&str, &str)], args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shop-workers"));
@@ -52,77 +49,6 @@ async fn amqp_url_is_required() {
     assert!(stderr.contains("AMQP_URL"), "{stderr}");
 }
 
-/// A running `shop-workers` and the metrics address it announced.
-struct Running {
-    child: Child,
-    address: SocketAddr,
-    _stdout: BufReader<ChildStdout>,
-    stderr: JoinHandle<String>,
-}
-
-impl Running {
-    async fn start(mut command: Command) -> Self {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start shop-workers");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut stderr_pipe = child.stderr.take().expect("stderr");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = stderr_pipe.read_to_string(&mut text).await;
-            text
-        });
-        let address = tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let mut line = String::new();
-                if stdout.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return None;
-                }
-                if let Some(address) = line.trim().strip_prefix("metrics listening on ") {
-                    return Some(address.parse::<SocketAddr>().expect("an address"));
-                }
-            }
-        })
-        .await;
-        match address {
-            Ok(Some(address)) => Self {
-                child,
-                address,
-                _stdout: stdout,
-                stderr,
-            },
-            _ => {
-                let _ = child.start_kill();
-                panic!(
-                    "shop-workers did not announce its address: {}",
-                    stderr.await.unwrap_or_default()
-                );
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// SIGTERM, as Kubernetes sends it; the exit code and what it logged.
-    async fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().expect("running");
-        let sent = std::process::Command::new("sh")
-            .args(["-c", &format!("kill -TERM {pid}")])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("shop-workers stops after SIGTERM")
-            .expect("wait");
-        (status.code(), self.stderr.await.unwrap_or_default())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_in_a_burst_loses_and_duplicates_nothing() {
     const EVENTS: i64 = 1_000;
@@ -143,7 +69,9 @@ async fn sigterm_in_a_burst_loses_and_duplicates_nothing() {
         .collect();
     publish_all(&channel, &events).await;
 
-    let workers = Running::start(shop_workers(&env, &["--only", "analytics"])).await;
+    let workers = Running::start(shop_workers(&env, &["--only", "analytics"]))
+        .await
+        .unwrap_or_else(|failed| panic!("shop-workers did not start: {}", failed.stderr));
     let http = reqwest::Client::new();
 
     let health = http
@@ -200,7 +128,9 @@ async fn sigterm_in_a_burst_loses_and_duplicates_nothing() {
     );
     assert!(stderr.contains("shutting down"), "{stderr}");
 
-    let workers = Running::start(shop_workers(&env, &["--only", "analytics"])).await;
+    let workers = Running::start(shop_workers(&env, &["--only", "analytics"]))
+        .await
+        .unwrap_or_else(|failed| panic!("shop-workers did not start: {}", failed.stderr));
     eventually(Duration::from_secs(120), "every event handled", || {
         let db = db.clone();
         async move { (count(&db, "analytics_events").await == EVENTS).then_some(()) }
@@ -231,7 +161,9 @@ async fn probes_answer_while_the_database_is_unreachable() {
         ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
         ("SHOP_WORKERS_METRICS_ADDR", "127.0.0.1:0"),
     ];
-    let workers = Running::start(shop_workers(&env, &["--only", "analytics"])).await;
+    let workers = Running::start(shop_workers(&env, &["--only", "analytics"]))
+        .await
+        .unwrap_or_else(|failed| panic!("shop-workers did not start: {}", failed.stderr));
     let http = reqwest::Client::new();
     let live = http
         .get(workers.url("/healthz"))

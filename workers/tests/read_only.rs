@@ -12,17 +12,14 @@
 
 mod support;
 
-use std::{net::SocketAddr, path::Path, process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
 use chrono::Utc;
 use shop_core::domain::UserId;
 use shop_testing::read_only;
+use support::running::Running;
 use support::{broker, database, event, eventually, publish};
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader},
-    process::{Child, ChildStdout, Command},
-    task::JoinHandle,
-};
+use tokio::process::Command;
 
 /// A database that is never reachable: settings must be judged before the database is waited for.
 const NO_DATABASE: &str = "postgres://postgres@127.0.0.1:1/nowhere";
@@ -116,72 +113,17 @@ async fn the_default_sqlite_database_in_a_read_only_folder_exits_2_naming_databa
     );
 }
 
-/// A running `shop-workers` and the metrics address it announced.
-struct Running {
-    child: Child,
-    address: SocketAddr,
-    _stdout: BufReader<ChildStdout>,
-    stderr: JoinHandle<String>,
-}
-
-impl Running {
-    async fn start(mut command: Command) -> Self {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("run unshare (util-linux)");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut stderr_pipe = child.stderr.take().expect("stderr");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = stderr_pipe.read_to_string(&mut text).await;
-            text
-        });
-        let address = tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let mut line = String::new();
-                if stdout.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return None;
-                }
-                if let Some(address) = line.trim().strip_prefix("metrics listening on ") {
-                    return address.parse::<SocketAddr>().ok();
-                }
-            }
-        })
-        .await;
-        if let Ok(Some(address)) = address {
-            return Self {
-                child,
-                address,
-                _stdout: stdout,
-                stderr,
-            };
+/// Starts `command` in the sandbox; a failure to start says whether the sandbox was the cause.
+async fn start(command: Command) -> Running {
+    match Running::start(command).await {
+        Ok(running) => running,
+        Err(failed) => {
+            read_only::assert_sandbox_ran(failed.code, &failed.stderr);
+            panic!(
+                "shop-workers did not start (exit code {:?}): {}",
+                failed.code, failed.stderr
+            );
         }
-        let _ = child.start_kill();
-        let code = child.wait().await.ok().and_then(|status| status.code());
-        let stderr = stderr.await.unwrap_or_default();
-        read_only::assert_sandbox_ran(code, &stderr);
-        panic!("shop-workers did not start (exit code {code:?}): {stderr}");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// SIGTERM, as Kubernetes sends it; the exit code and what it logged.
-    async fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().expect("running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("shop-workers stops after SIGTERM")
-            .expect("wait");
-        (status.code(), self.stderr.await.unwrap_or_default())
     }
 }
 
@@ -234,7 +176,7 @@ async fn with_folders_on_a_writable_volume_every_worker_starts_and_writes_there(
         ("SHOP_MAIL_DIR", mail_dir.as_str()),
         ("SHOP_LOG", "info"),
     ];
-    let workers = Running::start(in_read_only_cwd(cwd.path(), &env, &[])).await;
+    let workers = start(in_read_only_cwd(cwd.path(), &env, &[])).await;
     let http = reqwest::Client::new();
     let live = http
         .get(workers.url("/healthz"))
@@ -294,7 +236,7 @@ async fn with_a_bucket_and_smtp_the_workers_need_no_folder_at_all() {
         ("SHOP_SMTP_STARTTLS", "false"),
         ("SHOP_SMTP_FROM", "Shop <orders@shop.test>"),
     ];
-    let workers = Running::start(in_read_only_cwd(
+    let workers = start(in_read_only_cwd(
         cwd.path(),
         &env,
         &["--only", "invoice,email"],

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod running;
+
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
