@@ -161,6 +161,23 @@ pub async fn hand_over_replicas(client: &Client, live: &Deployment) -> Result<bo
     Ok(true)
 }
 
+/// With autoscaling the desired Deployment has no `spec.replicas`: hand the live count over
+/// before the apply that stops sending it, so that the Deployment keeps its size.
+pub async fn hand_over_if_autoscaled(
+    client: &Client,
+    live: Option<&Deployment>,
+    desired: &Deployment,
+) -> Result<()> {
+    let autoscaled = desired
+        .spec
+        .as_ref()
+        .is_some_and(|spec| spec.replicas.is_none());
+    if let (true, Some(live)) = (autoscaled, live) {
+        hand_over_replicas(client, live).await?;
+    }
+    Ok(())
+}
+
 /// Deletes an object the operator created earlier and no longer wants (an HPA after autoscaling was
 /// turned off, an Ingress no longer asked for). Objects not controlled by `owner_uid` are left alone.
 pub async fn delete_owned<K: Managed>(

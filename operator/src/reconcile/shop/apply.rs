@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::desired::{DesiredShop, Migration};
 use super::validate::ValidatedShop;
-use crate::apply::{Managed, Outcome, apply, delete_owned, hand_over_replicas};
+use crate::apply::{Managed, Outcome, apply, delete_owned, hand_over_if_autoscaled};
 use crate::build::service_monitor::ServiceMonitor;
 use crate::context::Context;
 use crate::error::Result;
@@ -130,21 +130,4 @@ async fn delete<K: Managed>(
 ) -> Result<bool> {
     let uid = validated.shop.uid().unwrap_or_default();
     Ok(delete_owned::<K>(&ctx.client, &validated.namespace, name, &uid).await?)
-}
-
-/// With autoscaling the desired Deployment has no `spec.replicas`: hand the live count over
-/// before the apply that stops sending it, so that the Deployment keeps its size.
-pub async fn hand_over_if_autoscaled(
-    client: &kube::Client,
-    live: Option<&Deployment>,
-    desired: &Deployment,
-) -> Result<()> {
-    let autoscaled = desired
-        .spec
-        .as_ref()
-        .is_some_and(|spec| spec.replicas.is_none());
-    if let (true, Some(live)) = (autoscaled, live) {
-        hand_over_replicas(client, live).await?;
-    }
-    Ok(())
 }

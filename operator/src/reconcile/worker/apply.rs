@@ -7,13 +7,12 @@ use kube::ResourceExt;
 
 use super::desired::DesiredWorker;
 use super::validate::ValidatedWorker;
-use crate::apply::{apply, delete_owned};
+use crate::apply::{apply, delete_owned, hand_over_if_autoscaled};
 use crate::build::service_monitor::ServiceMonitor;
 use crate::context::Context;
 use crate::error::Result;
 use crate::names;
 use crate::reconcile::monitoring;
-use crate::reconcile::shop::apply::hand_over_if_autoscaled;
 
 /// The pool's Deployment as the API server answered the apply.
 #[derive(Debug)]
