@@ -12,7 +12,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use shop_operator::context::Context;
 use shop_operator::crd::Shop;
@@ -86,15 +85,7 @@ async fn a_ready_shop_that_loses_a_secret_turns_unready_and_keeps_its_other_cond
     let ctx = cluster.context();
     shops::create_shop(&cluster, json!({"version": "1.0.0"})).await;
     shops::drive_to_ready(&cluster, &ctx).await;
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"payments": {"name": "stripe"}}})),
-        )
-        .await
-        .expect("edit");
+    shops::edit_shop(&cluster, json!({"spec": {"payments": {"name": "stripe"}}})).await;
     cluster.take_writes();
 
     let (result, shop) = pass(&cluster, &ctx, "demo").await;
@@ -160,15 +151,7 @@ async fn events_name_every_generated_secret_and_tell_an_install_from_an_upgrade(
         "a first install is no upgrade"
     );
 
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"version": "1.1.0"}})),
-        )
-        .await
-        .expect("edit");
+    shops::edit_shop(&cluster, json!({"spec": {"version": "1.1.0"}})).await;
     pass(&cluster, &ctx, "demo")
         .await
         .0

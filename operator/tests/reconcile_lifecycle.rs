@@ -6,7 +6,7 @@
 mod common;
 
 use common::FakeCluster;
-use common::shops::{create_shop, drive_to_ready, shop_pass};
+use common::shops::{create_shop, drive_to_ready, edit_shop, shop_pass};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -165,19 +165,15 @@ async fn settings_removed_from_the_shop_are_removed_from_its_children() {
     let ingress: Ingress = cluster.get("demo-api").await.expect("Ingress");
     assert!(ingress.spec.and_then(|spec| spec.tls).is_some());
 
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {
-                "image": {"pullSecrets": null},
-                "api": {"rateLimitPerMinute": null, "resources": null,
-                        "ingress": {"tlsSecretName": null}},
-            }})),
-        )
-        .await
-        .expect("remove the settings");
+    edit_shop(
+        &cluster,
+        json!({"spec": {
+            "image": {"pullSecrets": null},
+            "api": {"rateLimitPerMinute": null, "resources": null,
+                    "ingress": {"tlsSecretName": null}},
+        }}),
+    )
+    .await;
     shop_pass(&cluster, &ctx).await;
 
     let config: ConfigMap = cluster.get("demo-config").await.expect("ConfigMap");

@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use common::shops::{
-    api_becomes_available, backends_become_ready, create_shop, drive_to_ready, migration_finishes,
-    shop_pass,
+    api_becomes_available, backends_become_ready, create_shop, drive_to_ready, edit_shop,
+    migration_finishes, shop_pass,
 };
 use common::{FakeCluster, NAMESPACE};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -238,15 +238,7 @@ async fn an_upgrade_migrates_first_and_a_failed_migration_keeps_the_old_version_
     let ctx = cluster.context();
     ready_shop(&cluster, &ctx).await;
 
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"version": "1.1.0"}})),
-        )
-        .await
-        .expect("edit the Shop");
+    edit_shop(&cluster, json!({"spec": {"version": "1.1.0"}})).await;
     let shop = shop_pass(&cluster, &ctx).await;
     assert!(
         cluster
@@ -433,15 +425,11 @@ async fn a_service_monitor_appears_once_its_crd_is_installed() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
     ready_shop(&cluster, &ctx).await;
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"monitoring": {"serviceMonitor": true}}})),
-        )
-        .await
-        .expect("ask for monitoring");
+    edit_shop(
+        &cluster,
+        json!({"spec": {"monitoring": {"serviceMonitor": true}}}),
+    )
+    .await;
     let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(
         condition(&shop, "MonitoringReady"),
@@ -488,15 +476,7 @@ async fn autoscaling_replaces_the_fixed_replica_count_and_is_removed_when_turned
     let deployment: Deployment = cluster.get("demo-api").await.expect("API Deployment");
     assert_eq!(deployment.spec.and_then(|spec| spec.replicas), Some(2));
 
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"api": {"autoscaling": null}}})),
-        )
-        .await
-        .expect("turn autoscaling off");
+    edit_shop(&cluster, json!({"spec": {"api": {"autoscaling": null}}})).await;
     shop_pass(&cluster, &ctx).await;
     assert!(
         cluster
@@ -511,15 +491,11 @@ async fn a_paused_shop_is_left_alone() {
     let cluster = FakeCluster::new().await;
     let ctx = cluster.context();
     ready_shop(&cluster, &ctx).await;
-    cluster
-        .api::<Shop>()
-        .patch(
-            "demo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"paused": true, "version": "2.0.0"}})),
-        )
-        .await
-        .expect("pause");
+    edit_shop(
+        &cluster,
+        json!({"spec": {"paused": true, "version": "2.0.0"}}),
+    )
+    .await;
     cluster.take_writes();
     let shop = shop_pass(&cluster, &ctx).await;
     assert_eq!(

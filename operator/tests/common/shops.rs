@@ -24,6 +24,19 @@ pub async fn create_shop(cluster: &FakeCluster, spec: Value) {
         .await;
 }
 
+/// Edits the Shop `demo` with a merge patch, as `kubectl patch --type merge` would.
+pub async fn edit_shop(cluster: &FakeCluster, patch: Value) {
+    cluster
+        .api::<Shop>()
+        .patch(
+            "demo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .expect("edit the Shop");
+}
+
 /// One successful reconcile of `demo`; the Shop as it is afterwards.
 pub async fn shop_pass(cluster: &FakeCluster, ctx: &Arc<Context>) -> Shop {
     let shop: Shop = cluster.get("demo").await.expect("the Shop exists");
