@@ -1,28 +1,25 @@
-//! Logs: `tracing` to standard error, as text for people or JSON for log collectors
-//! (`SHOP_LOG_FORMAT`), filtered by `SHOP_LOG` (an `EnvFilter` directive such as
-//! `info,shop_core=debug`). Standard output stays free for the command's own lines.
+//! Logs and traces of `shop-api`: the shared set-up of [`shop_core::telemetry`] (logs to standard
+//! error as text or JSON per `SHOP_LOG_FORMAT`, filtered by `SHOP_LOG`; OpenTelemetry traces over
+//! OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
 
-use std::io::IsTerminal as _;
+use shop_core::{
+    config::{Config, ConfigError},
+    telemetry::{self, Telemetry, TelemetryError},
+};
 
-use shop_core::config::{Config, ConfigError, LogFormat};
-use tracing_subscriber::EnvFilter;
-
-/// Installs the global subscriber. An invalid filter is a configuration error naming `SHOP_LOG`.
-pub fn init(config: &Config) -> Result<(), ConfigError> {
-    let filter = EnvFilter::try_new(&config.log_filter).map_err(|error| ConfigError {
-        origin: "SHOP_LOG".into(),
-        message: format!("invalid filter {:?}: {error}", config.log_filter),
-    })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only help a person at a terminal; in files and pipes they are noise.
-        .with_ansi(std::io::stderr().is_terminal());
-    // `try_init` fails only when a subscriber is already installed (as in some tests); the one
-    // in place then keeps logging, which is fine.
-    let _ = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    Ok(())
+/// Installs the global subscriber; call it inside the Tokio runtime (`Runtime::enter`). An
+/// invalid filter is a configuration error naming `SHOP_LOG`.
+pub fn init(config: &Config) -> Result<Telemetry, ConfigError> {
+    telemetry::init("shop-api", config.log_format, &config.log_filter).map_err(
+        |error| match error {
+            TelemetryError::Filter { filter, message } => ConfigError {
+                origin: "SHOP_LOG".into(),
+                message: format!("invalid filter {filter:?}: {message}"),
+            },
+            TelemetryError::Exporter(message) => ConfigError {
+                origin: "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+                message,
+            },
+        },
+    )
 }

@@ -32,6 +32,7 @@ use tokio::{
     sync::{mpsc, watch},
     task::JoinSet,
 };
+use tracing::Instrument as _;
 
 use crate::{
     handler::{Handler, HandlerError},
@@ -139,7 +140,15 @@ impl Worker {
                     None => break,
                 },
             };
-            self.process(&event, &mut stop).await;
+            // The envelope carries the trace of the publish (there are no message headers).
+            let span = shop_core::telemetry::consumer_span(
+                "in-process",
+                self.kind.name(),
+                &event,
+                None,
+                None,
+            );
+            self.process(&event, &mut stop).instrument(span).await;
         }
         tracing::info!(worker = self.kind.name(), "stopped");
     }

@@ -4,7 +4,7 @@
 //! dead-letters list|replay` looks after the dead-letter queues. Exit codes: 0 success (also after
 //! a graceful shutdown), 1 failure, 2 bad usage or configuration.
 
-use std::{io::IsTerminal as _, net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -12,14 +12,14 @@ use secrecy::ExposeSecret as _;
 use shop_core::{
     adapters::{self, rabbitmq},
     app::WorkerData,
-    config::{Config, LogFormat},
+    config::Config,
     messaging::WorkerKind,
+    telemetry,
 };
 use shop_workers::{
     Deps, dead_letters, handlers_for,
     runtime::{MAX_RECONNECT_DELAY, Runtime, Settings, backoff, http, metrics::Metrics},
 };
-use tracing_subscriber::EnvFilter;
 
 /// Background workers fed by RabbitMQ through the transactional outbox.
 #[derive(Debug, Parser)]
@@ -109,10 +109,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = init_logs(&config) {
-        eprintln!("error: {error}");
-        return ExitCode::from(2);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -123,7 +119,19 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Inside the runtime: the trace exporter, when there is one, is a task on it.
+    let telemetry = match runtime
+        .block_on(async { telemetry::init("shop-workers", config.log_format, &config.log_filter) })
+    {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(run(cli, config));
+    // The spans of the last messages are exported before the runtime (their exporter) stops.
+    telemetry.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,20 +144,6 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-fn init_logs(config: &Config) -> Result<(), String> {
-    let filter = EnvFilter::try_new(&config.log_filter)
-        .map_err(|error| format!("SHOP_LOG: invalid filter {:?}: {error}", config.log_filter))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let _ = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    Ok(())
 }
 
 fn amqp_url(config: &Config) -> anyhow::Result<String> {

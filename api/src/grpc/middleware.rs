@@ -117,7 +117,21 @@ where
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             request.headers_mut().insert(REQUEST_ID, value);
         }
-        let span = tracing::info_span!("grpc", method = %method, request_id = %request_id);
+        let span = tracing::info_span!(
+            "grpc",
+            method = %method,
+            request_id = %request_id,
+            otel.name = %method,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        shop_core::telemetry::continue_from_headers(&span, |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        });
         Box::pin(
             async move {
                 let started = Instant::now();
@@ -206,6 +220,7 @@ impl Recorder {
         let elapsed = self.started.elapsed();
         let code = error::code_name(code);
         self.state.metrics.observe_grpc(&self.method, code, elapsed);
+        self.span.record("rpc.grpc.status_code", code);
         self.span.in_scope(|| {
             tracing::debug!(code, elapsed_ms = elapsed.as_millis(), "gRPC call finished");
         });

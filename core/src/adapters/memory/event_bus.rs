@@ -127,6 +127,8 @@ mod tests {
             time: chrono::Utc::now(),
             datacontenttype: "application/json".into(),
             data: serde_json::json!({}),
+            traceparent: None,
+            tracestate: None,
         }
     }
 

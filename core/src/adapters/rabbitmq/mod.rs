@@ -160,13 +160,45 @@ pub async fn declare_topology(channel: &Channel) -> Result<(), RabbitError> {
 
 /// The AMQP properties of an event: persistent, the CloudEvents content type, and the event's
 /// id and type as `message_id` and `type`, so consumers deduplicate without parsing the body.
+/// A traced event also carries `traceparent` and `tracestate` headers (W3C trace context), so
+/// consumers continue its trace without parsing the body either.
 pub fn message_properties(event: &CloudEvent) -> BasicProperties {
-    BasicProperties::default()
+    let properties = BasicProperties::default()
         .with_content_type(CONTENT_TYPE.into())
         .with_delivery_mode(2)
         .with_message_id(ShortString::from(event.id.as_str()))
         .with_type(ShortString::from(event.event_type.as_str()))
-        .with_timestamp(u64::try_from(event.time.timestamp()).unwrap_or(0))
+        .with_timestamp(u64::try_from(event.time.timestamp()).unwrap_or(0));
+    let Some(traceparent) = &event.traceparent else {
+        return properties;
+    };
+    let mut headers = FieldTable::default();
+    headers.insert(TRACEPARENT.into(), string(traceparent));
+    if let Some(tracestate) = &event.tracestate {
+        headers.insert(TRACESTATE.into(), string(tracestate));
+    }
+    properties.with_headers(headers)
+}
+
+/// The AMQP headers of the W3C trace context.
+pub const TRACEPARENT: &str = "traceparent";
+pub const TRACESTATE: &str = "tracestate";
+
+/// The `traceparent` and `tracestate` headers of a delivery, when they are strings.
+pub fn trace_headers(properties: &BasicProperties) -> (Option<String>, Option<String>) {
+    let Some(headers) = properties.headers() else {
+        return (None, None);
+    };
+    let text = |name: &str| match headers
+        .inner()
+        .iter()
+        .find(|(key, _)| key.as_str() == name)?
+    {
+        (_, AMQPValue::LongString(value)) => String::from_utf8(value.as_bytes().to_vec()).ok(),
+        (_, AMQPValue::ShortString(value)) => Some(value.as_str().to_owned()),
+        _ => None,
+    };
+    (text(TRACEPARENT), text(TRACESTATE))
 }
 
 /// How long a batch may wait for its confirms before the publish counts as failed.
@@ -327,5 +359,38 @@ impl EventPublisher for RabbitPublisher {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(traceparent: Option<&str>, tracestate: Option<&str>) -> CloudEvent {
+        CloudEvent {
+            specversion: "1.0".into(),
+            id: "01a2427d-0473-73fc-8976-361ee5fb55fc".into(),
+            source: crate::messaging::SOURCE.into(),
+            event_type: "dev.shop.order.placed.v1".into(),
+            subject: "orders/1".into(),
+            time: chrono::Utc::now(),
+            datacontenttype: "application/json".into(),
+            data: serde_json::json!({}),
+            traceparent: traceparent.map(str::to_owned),
+            tracestate: tracestate.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_trace_context_travels_in_the_message_headers() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let properties = message_properties(&event(Some(traceparent), Some("shop=1")));
+        assert_eq!(
+            trace_headers(&properties),
+            (Some(traceparent.to_owned()), Some("shop=1".to_owned()))
+        );
+        let untraced = message_properties(&event(None, None));
+        assert!(untraced.headers().is_none());
+        assert_eq!(trace_headers(&untraced), (None, None));
     }
 }

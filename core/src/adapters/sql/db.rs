@@ -24,6 +24,7 @@ use sqlx::{
     Arguments as _, Database, Encode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction,
     Type, error::BoxDynError, postgres::PgRow, sqlite::SqliteRow, types::Json,
 };
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::dialect::Dialect;
@@ -44,11 +45,26 @@ pub enum Db {
     Sqlite(SqlitePool),
 }
 
-/// A write transaction on either backend. Dropping it rolls back.
+/// A write transaction on either backend. Dropping it rolls back. The span (traced only, see
+/// [`transaction_span`]) lasts from begin to commit or rollback.
 #[derive(Debug)]
 pub enum Tx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>, tracing::Span),
+    Sqlite(Transaction<'static, Sqlite>, tracing::Span),
+}
+
+/// The span of a transaction begun inside a traced span; none otherwise, so the relay's polling
+/// and untraced work start no traces of their own.
+fn transaction_span(system: &'static str) -> tracing::Span {
+    if !crate::telemetry::enabled() || tracing::Span::current().is_none() {
+        return tracing::Span::none();
+    }
+    tracing::debug_span!(
+        "db.transaction",
+        otel.name = "db transaction",
+        otel.kind = "client",
+        db.system.name = system,
+    )
 }
 
 impl Db {
@@ -98,9 +114,18 @@ impl Db {
     /// lock from its first read and never fails to upgrade a read lock half-way.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(backend)?),
+            Self::Postgres(pool) => {
+                let span = transaction_span("postgresql");
+                let tx = pool.begin().instrument(span.clone()).await;
+                Tx::Postgres(tx.map_err(backend)?, span)
+            }
             Self::Sqlite(pool) => {
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?)
+                let span = transaction_span("sqlite");
+                let tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .instrument(span.clone())
+                    .await;
+                Tx::Sqlite(tx.map_err(backend)?, span)
             }
         })
     }
@@ -127,23 +152,23 @@ impl Tx {
     /// How this backend's SQL differs.
     pub fn dialect(&self) -> &'static Dialect {
         match self {
-            Self::Postgres(_) => &postgres::DIALECT,
-            Self::Sqlite(_) => &sqlite::DIALECT,
+            Self::Postgres(..) => &postgres::DIALECT,
+            Self::Sqlite(..) => &sqlite::DIALECT,
         }
     }
 
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Self::Postgres(tx) => tx.commit().await,
-            Self::Sqlite(tx) => tx.commit().await,
+            Self::Postgres(tx, span) => tx.commit().instrument(span).await,
+            Self::Sqlite(tx, span) => tx.commit().instrument(span).await,
         }
         .map_err(backend)
     }
 
     pub async fn rollback(self) -> StoreResult<()> {
         match self {
-            Self::Postgres(tx) => tx.rollback().await,
-            Self::Sqlite(tx) => tx.rollback().await,
+            Self::Postgres(tx, span) => tx.rollback().instrument(span).await,
+            Self::Sqlite(tx, span) => tx.rollback().instrument(span).await,
         }
         .map_err(backend)
     }
@@ -298,14 +323,14 @@ impl Sql {
                 let query = sqlx::query_with(&self.text, self.arguments::<Sqlite>()?);
                 query.execute(pool).await.map(|done| done.rows_affected())
             }
-            Conn::Tx(Tx::Postgres(tx)) => {
+            Conn::Tx(Tx::Postgres(tx, _)) => {
                 let query = sqlx::query_with(&self.text, self.arguments::<Postgres>()?);
                 query
                     .execute(&mut **tx)
                     .await
                     .map(|done| done.rows_affected())
             }
-            Conn::Tx(Tx::Sqlite(tx)) => {
+            Conn::Tx(Tx::Sqlite(tx, _)) => {
                 let query = sqlx::query_with(&self.text, self.arguments::<Sqlite>()?);
                 query
                     .execute(&mut **tx)
@@ -326,11 +351,11 @@ impl Sql {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Sqlite>()?);
                 query.fetch_all(pool).await
             }
-            Conn::Tx(Tx::Postgres(tx)) => {
+            Conn::Tx(Tx::Postgres(tx, _)) => {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Postgres>()?);
                 query.fetch_all(&mut **tx).await
             }
-            Conn::Tx(Tx::Sqlite(tx)) => {
+            Conn::Tx(Tx::Sqlite(tx, _)) => {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Sqlite>()?);
                 query.fetch_all(&mut **tx).await
             }
@@ -351,11 +376,11 @@ impl Sql {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Sqlite>()?);
                 query.fetch_optional(pool).await
             }
-            Conn::Tx(Tx::Postgres(tx)) => {
+            Conn::Tx(Tx::Postgres(tx, _)) => {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Postgres>()?);
                 query.fetch_optional(&mut **tx).await
             }
-            Conn::Tx(Tx::Sqlite(tx)) => {
+            Conn::Tx(Tx::Sqlite(tx, _)) => {
                 let query = sqlx::query_as_with(&self.text, self.arguments::<Sqlite>()?);
                 query.fetch_optional(&mut **tx).await
             }
