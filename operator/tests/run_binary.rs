@@ -14,11 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apiserver::{ApiServer, Recorded};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::PostParams;
+use kube::{Api, Client};
 use serde_json::{Value, json};
 use shop_operator::controller;
 use shop_operator::crd::Shop;
@@ -238,55 +236,6 @@ async fn lease_holder(client: &Client) -> Option<String> {
         .and_then(|spec| spec.holder_identity)
 }
 
-/// What the kubelet, the StatefulSet, Job and Deployment controllers would report by now.
-async fn play_the_cluster(client: &Client) -> kube::Result<()> {
-    let status = |value: Value| Patch::Merge(json!({ "status": value }));
-    let params = PatchParams::default();
-    let all = ListParams::default();
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), NAMESPACE);
-    for set in sets.list(&all).await? {
-        let replicas = set
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.replicas)
-            .unwrap_or(1);
-        let ready = status(json!({
-            "observedGeneration": set.metadata.generation, "replicas": replicas,
-            "readyReplicas": replicas, "currentReplicas": replicas,
-            "updatedReplicas": replicas, "availableReplicas": replicas,
-        }));
-        sets.patch_status(&set.name_any(), &params, &ready).await?;
-    }
-    let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
-    for job in jobs.list(&all).await? {
-        let complete = status(json!({
-            "succeeded": 1,
-            "conditions": [
-                {"type": "SuccessCriteriaMet", "status": "True"},
-                {"type": "Complete", "status": "True"},
-            ],
-        }));
-        jobs.patch_status(&job.name_any(), &params, &complete)
-            .await?;
-    }
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
-    for deployment in deployments.list(&all).await? {
-        let replicas = deployment
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.replicas)
-            .unwrap_or(1);
-        let available = status(json!({
-            "observedGeneration": deployment.metadata.generation, "replicas": replicas,
-            "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-        }));
-        deployments
-            .patch_status(&deployment.name_any(), &params, &available)
-            .await?;
-    }
-    Ok(())
-}
-
 /// `Ready=True` for the Shop's current generation.
 fn ready(shop: &Shop) -> bool {
     let shop = serde_json::to_value(shop).unwrap_or_default();
@@ -349,7 +298,9 @@ async fn the_binary_leads_drives_a_shop_to_ready_and_releases_its_lease_on_sigte
         Duration::from_secs(60),
         || format!("the Shop never became Ready; logs:\n{}", operator.logs()),
         || async {
-            play_the_cluster(&client).await.expect("play the cluster");
+            apiserver::controllers::report_children_ready(&client, NAMESPACE)
+                .await
+                .expect("play the cluster");
             let shop = shops.get("demo").await.expect("the Shop");
             ready(&shop).then_some(shop)
         },

@@ -25,6 +25,7 @@
 //! resourceVersion seen rather than a fresh one, and there is no authentication, TLS, discovery
 //! or protobuf. Loopback only.
 
+pub mod controllers;
 mod watch;
 mod wire;
 

@@ -19,6 +19,12 @@ struct WorkerLabels {
     worker: &'static str,
 }
 
+/// A dead-letter queue (`email.dead`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+}
+
 type HistogramFamily = Family<WorkerLabels, Histogram, fn() -> Histogram>;
 
 /// Everything the workers measure, and the registry that exposes it.
@@ -31,6 +37,7 @@ pub struct Metrics {
     dead_lettered: Family<WorkerLabels, Counter>,
     duration: HistogramFamily,
     queue_depth: Family<WorkerLabels, Gauge>,
+    dead_letter_depth: Family<QueueLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -90,6 +97,14 @@ impl Metrics {
             "Messages ready in the worker's queue, sampled every few seconds",
             queue_depth.clone(),
         );
+        // Not created by `register_worker`: the embedded default has no dead-letter queues (it
+        // logs and drops the event), so the series exists only where a queue is sampled.
+        let dead_letter_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "dead_letter_queue_depth",
+            "Messages waiting in a worker's dead-letter queue (RabbitMQ only), sampled every few seconds",
+            dead_letter_depth.clone(),
+        );
         Self {
             registry,
             processed,
@@ -98,6 +113,7 @@ impl Metrics {
             dead_lettered,
             duration,
             queue_depth,
+            dead_letter_depth,
         }
     }
 
@@ -138,6 +154,14 @@ impl Metrics {
     pub fn set_queue_depth(&self, kind: WorkerKind, messages: u32) {
         self.queue_depth
             .get_or_create(&labels(kind))
+            .set(i64::from(messages));
+    }
+
+    pub fn set_dead_letter_depth(&self, kind: WorkerKind, messages: u32) {
+        self.dead_letter_depth
+            .get_or_create(&QueueLabels {
+                queue: kind.dead_letter_queue(),
+            })
             .set(i64::from(messages));
     }
 

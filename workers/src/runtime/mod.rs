@@ -27,8 +27,7 @@ use lapin::{
     Channel, Connection,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-        BasicQosOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -41,9 +40,13 @@ use tokio::{
     sync::{Semaphore, watch},
     task::JoinSet,
 };
+use tracing::Instrument as _;
 
 use self::{http::Health, metrics::Metrics};
-use crate::handler::{Handler, HandlerError};
+use crate::{
+    dead_letters,
+    handler::{Handler, HandlerError},
+};
 
 /// The longest wait before a failed message is returned to its queue.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
@@ -351,7 +354,7 @@ impl Worker {
     }
 
     /// Handles one delivery and settles it (ack, nack with or without requeue).
-    async fn process(&self, delivery: Delivery, mut stop: watch::Receiver<bool>) {
+    async fn process(&self, delivery: Delivery, stop: watch::Receiver<bool>) {
         let kind = self.kind;
         let started = Instant::now();
         let event: CloudEvent = match serde_json::from_slice(&delivery.data) {
@@ -369,6 +372,28 @@ impl Worker {
                 return;
             }
         };
+        let (traceparent, tracestate) = rabbitmq::trace_headers(&delivery.properties);
+        let span = shop_core::telemetry::consumer_span(
+            "rabbitmq",
+            kind.name(),
+            &event,
+            traceparent.as_deref(),
+            tracestate.as_deref(),
+        );
+        self.handle(delivery, event, stop, started)
+            .instrument(span)
+            .await;
+    }
+
+    /// Runs the handler on a parsed delivery until it is settled.
+    async fn handle(
+        &self,
+        delivery: Delivery,
+        event: CloudEvent,
+        mut stop: watch::Receiver<bool>,
+        started: Instant,
+    ) {
+        let kind = self.kind;
         let deliveries = delivery_count(&delivery);
         let mut database_waits = 0_u32;
         loop {
@@ -479,7 +504,8 @@ async fn close(channel: &Channel, connection: &Connection) {
     }
 }
 
-/// Samples the depth of `kind`'s queue (a passive declare's message count) on its own channel.
+/// Samples the depth of `kind`'s queue and of its dead-letter queue (passive declares' message
+/// counts) on its own channel.
 async fn sample_queue_depth(
     channel: Channel,
     kind: WorkerKind,
@@ -487,19 +513,16 @@ async fn sample_queue_depth(
     every: Duration,
 ) {
     loop {
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
+        let sampled = async {
+            metrics.set_queue_depth(kind, dead_letters::depth(&channel, kind.queue()).await?);
+            let dead = kind.dead_letter_queue();
+            metrics.set_dead_letter_depth(kind, dead_letters::depth(&channel, &dead).await?);
+            Ok::<_, lapin::Error>(())
         };
-        match channel
-            .queue_declare(kind.queue().into(), passive, FieldTable::default())
-            .await
-        {
-            Ok(queue) => metrics.set_queue_depth(kind, queue.message_count()),
-            Err(error) => {
-                tracing::debug!(worker = kind.name(), %error, "cannot sample the queue depth");
-                return;
-            }
+        if let Err(error) = sampled.await {
+            // A failed passive declare closes the channel: the next session samples again.
+            tracing::debug!(worker = kind.name(), %error, "cannot sample the queue depth");
+            return;
         }
         tokio::time::sleep(every).await;
     }

@@ -1,0 +1,316 @@
+//! The real `shop-operator run` binary against the API server double, a Shop it drives to Ready
+//! and a scheduled Backup whose run the test plays (the CronJob controller, the Job controller and
+//! the kubelet), so the operator exports the Backup's metrics from its status.
+
+use std::future::Future;
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use shop_operator::crd::{Backup, Shop, Worker};
+
+use super::dashboards::{NAMESPACE, SHOP};
+use crate::apiserver::ApiServer;
+
+/// The Backup the test runs, and what its run reports.
+pub const BACKUP: &str = "nightly";
+pub const BACKUP_SIZE_BYTES: i64 = 123_456;
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: impl Fn() -> String, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out: {}", what());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The operator process, killed when dropped, and its JSON log lines.
+#[derive(Debug)]
+pub struct Operator {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Operator {
+    pub fn start(server: &ApiServer, dir: &Path) -> Self {
+        let kubeconfig = server.write_kubeconfig(dir).expect("kubeconfig");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shop-operator"))
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+            ])
+            .args(["--lease-namespace", "shop-system"])
+            .env_clear()
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", dir)
+            .env("POD_NAME", "shop-operator-0")
+            .env("SHOP_LOG", "info,kube=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start shop-operator");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr piped");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut sink) = sink.lock() {
+                    sink.push(line);
+                }
+            }
+        });
+        Self { child, logs }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs
+            .lock()
+            .map(|logs| logs.join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// The address of /metrics, once the log line that announces it is out.
+    pub async fn metrics_address(&self) -> SocketAddr {
+        eventually(
+            Duration::from_secs(30),
+            || format!("the operator never served /metrics; logs:\n{}", self.logs()),
+            || async {
+                self.logs.lock().ok()?.iter().find_map(|line| {
+                    let line: Value = serde_json::from_str(line).ok()?;
+                    if !line["message"].as_str()?.starts_with("serving /metrics") {
+                        return None;
+                    }
+                    line["addr"].as_str()?.parse().ok()
+                })
+            },
+        )
+        .await
+    }
+}
+
+fn status(value: Value) -> Patch<Value> {
+    Patch::Merge(json!({ "status": value }))
+}
+
+fn is_ready(shop: &Shop) -> bool {
+    let shop = serde_json::to_value(shop).unwrap_or_default();
+    shop["status"]["observedGeneration"] == shop["metadata"]["generation"]
+        && shop["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|condition| condition["type"] == "Ready" && condition["status"] == "True")
+}
+
+/// Creates the Shop and plays its cluster until the operator calls it Ready.
+pub async fn ready_shop(client: &Client, operator: &Operator) {
+    let shops: Api<Shop> = Api::namespaced(client.clone(), NAMESPACE);
+    let shop: Shop = serde_json::from_value(json!({
+        "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
+        "metadata": {"name": SHOP, "namespace": NAMESPACE},
+        "spec": {"version": "1.0.0"},
+    }))
+    .expect("a valid Shop");
+    eventually(
+        Duration::from_secs(30),
+        || format!("the Shop could not be created; logs:\n{}", operator.logs()),
+        || async { shops.create(&PostParams::default(), &shop).await.ok() },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        || format!("the Shop never became Ready; logs:\n{}", operator.logs()),
+        || async {
+            crate::apiserver::controllers::report_children_ready(client, NAMESPACE)
+                .await
+                .ok()?;
+            shops.get(SHOP).await.ok().filter(is_ready)
+        },
+    )
+    .await;
+}
+
+/// Creates a nightly Backup and plays one successful run of its CronJob: the Job the CronJob
+/// controller creates from the template, its pod whose `backup` container exited 0 with its
+/// report as termination message, the Job's completion, and the CronJob's status.
+pub async fn backup_run(client: &Client, operator: &Operator) {
+    let backups: Api<Backup> = Api::namespaced(client.clone(), NAMESPACE);
+    let backup: Backup = serde_json::from_value(json!({
+        "apiVersion": "shop.dev/v1alpha1", "kind": "Backup",
+        "metadata": {"name": BACKUP, "namespace": NAMESPACE},
+        "spec": {"shopRef": SHOP, "schedule": "0 3 * * *", "storage": {"pvc": {"size": "1Gi"}}},
+    }))
+    .expect("a valid Backup");
+    backups
+        .create(&PostParams::default(), &backup)
+        .await
+        .expect("create the Backup");
+    let cron_jobs: Api<CronJob> = Api::namespaced(client.clone(), NAMESPACE);
+    let cron_job = eventually(
+        Duration::from_secs(30),
+        || format!("no CronJob for the Backup; logs:\n{}", operator.logs()),
+        || async {
+            let list = cron_jobs.list(&ListParams::default()).await.ok()?;
+            list.items.into_iter().next()
+        },
+    )
+    .await;
+    let template = cron_job
+        .spec
+        .as_ref()
+        .map(|spec| spec.job_template.clone())
+        .expect("a job template");
+    let job_name = format!("{}-29000000", cron_job.name_any());
+    let now = chrono::Utc::now();
+    let started = now - chrono::Duration::seconds(42);
+    let (started, finished) = (started.to_rfc3339(), now.to_rfc3339());
+
+    let mut job_labels = template
+        .metadata
+        .as_ref()
+        .and_then(|meta| meta.labels.clone())
+        .unwrap_or_default();
+    job_labels.insert("batch.kubernetes.io/job-name".to_owned(), job_name.clone());
+    let job: Job = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {
+            "name": job_name, "namespace": NAMESPACE, "labels": job_labels,
+            "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "CronJob", "name": cron_job.name_any(),
+                "uid": cron_job.uid().unwrap_or_default(), "controller": true,
+            }],
+        },
+        "spec": template.spec,
+    }))
+    .expect("a Job");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+    jobs.create(&PostParams::default(), &job)
+        .await
+        .expect("create the Job");
+
+    let pod_template = job.spec.as_ref().map(|spec| spec.template.clone());
+    let mut pod_labels = pod_template
+        .as_ref()
+        .and_then(|template| template.metadata.as_ref())
+        .and_then(|meta| meta.labels.clone())
+        .unwrap_or_default();
+    pod_labels.extend(job_labels.clone());
+    pod_labels.insert("job-name".to_owned(), job_name.clone());
+    let report = json!({
+        "id": "20261204T030000Z", "location": "file:///backups/20261204T030000Z.dump.zst",
+        "sizeBytes": BACKUP_SIZE_BYTES, "createdAt": finished,
+    });
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{job_name}-x7k2p"), "namespace": NAMESPACE, "labels": pod_labels},
+        "spec": pod_template.and_then(|template| template.spec),
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [{
+                "name": "backup", "image": "shop", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {
+                    "exitCode": 0, "reason": "Completed", "message": format!("{report}\n"),
+                    "startedAt": started, "finishedAt": finished,
+                }},
+            }],
+        },
+    }))
+    .expect("a Pod");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .expect("create the pod");
+    let params = PatchParams::default();
+    jobs.patch_status(
+        &job_name,
+        &params,
+        &status(json!({
+            "startTime": started, "completionTime": finished, "succeeded": 1,
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": finished},
+                {"type": "Complete", "status": "True", "lastTransitionTime": finished},
+            ],
+        })),
+    )
+    .await
+    .expect("complete the Job");
+    // The CronJob controller records the run; the operator, which owns the CronJob, reconciles.
+    cron_jobs
+        .patch_status(
+            &cron_job.name_any(),
+            &params,
+            &status(json!({"lastScheduleTime": started, "lastSuccessfulTime": finished})),
+        )
+        .await
+        .expect("the CronJob's status");
+    eventually(
+        Duration::from_secs(30),
+        || {
+            format!(
+                "the Backup never recorded its run; logs:\n{}",
+                operator.logs()
+            )
+        },
+        || async {
+            let backup = backups.get(BACKUP).await.ok()?;
+            let status = serde_json::to_value(backup.status?).ok()?;
+            (status["lastSuccessfulBackup"]["sizeBytes"] == json!(BACKUP_SIZE_BYTES)).then_some(())
+        },
+    )
+    .await;
+}
+
+/// An incident of the operator's own: a Worker whose Shop does not exist, which the operator
+/// fails to reconcile (`shop_not_found`) until someone fixes it.
+pub async fn orphan_worker(client: &Client, operator: &Operator, metrics: SocketAddr) {
+    let workers: Api<Worker> = Api::namespaced(client.clone(), NAMESPACE);
+    let worker: Worker = serde_json::from_value(json!({
+        "apiVersion": "shop.dev/v1alpha1", "kind": "Worker",
+        "metadata": {"name": "orphan", "namespace": NAMESPACE},
+        "spec": {"shopRef": "no-such-shop", "type": "email"},
+    }))
+    .expect("a valid Worker");
+    workers
+        .create(&PostParams::default(), &worker)
+        .await
+        .expect("create the Worker");
+    eventually(
+        Duration::from_secs(30),
+        || format!("the orphan Worker never failed; logs:\n{}", operator.logs()),
+        || async {
+            let text = super::shop::scrape(metrics).await;
+            text.contains(
+                r#"shop_operator_reconcile_errors_total{kind="worker",reason="shop_not_found"}"#,
+            )
+            .then_some(())
+        },
+    )
+    .await;
+}
