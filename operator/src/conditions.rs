@@ -21,10 +21,14 @@ pub enum ConditionType {
     ApiReady,
     /// The ServiceMonitor asked for exists.
     MonitoringReady,
+    /// A Shop's PrometheusRule asked for exists.
+    AlertsReady,
     /// A Worker's or Backup's Shop exists.
     ShopFound,
     /// A Backup's most recent finished run succeeded.
     LastBackupSucceeded,
+    /// A Backup's newest verified backup passed verification (`spec.verify`).
+    LastBackupVerified,
 }
 
 impl ConditionType {
@@ -38,8 +42,10 @@ impl ConditionType {
             Self::Migrated => "Migrated",
             Self::ApiReady => "ApiReady",
             Self::MonitoringReady => "MonitoringReady",
+            Self::AlertsReady => "AlertsReady",
             Self::ShopFound => "ShopFound",
             Self::LastBackupSucceeded => "LastBackupSucceeded",
+            Self::LastBackupVerified => "LastBackupVerified",
         }
     }
 }

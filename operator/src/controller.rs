@@ -320,6 +320,8 @@ async fn backup_controller(scope: Scope, state: Arc<State>, stop: watch::Receive
     let (wc, oc) = (watch_config, owned_config);
     let controller = Controller::new(scope.api::<Backup>(), wc());
     let backups = controller.store();
+    // The per-Backup gauges read this controller's cache while it runs.
+    let _exporting = state.metrics.export_backups(controller.store());
     let controller = controller
         .owns(scope.api::<CronJob>(), oc())
         .owns(scope.api::<Job>(), oc())

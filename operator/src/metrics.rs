@@ -1,6 +1,11 @@
 //! Prometheus metrics of the operator, served by [`crate::http`] in the OpenMetrics text format.
 
+mod backups;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+use kube::runtime::reflector::Store;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -8,6 +13,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+pub use backups::{BackupSources, Exporting};
+
+use crate::crd::Backup;
 
 /// The custom resource a reconcile was about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +68,7 @@ pub struct Metrics {
     durations: HistogramFamily,
     errors: Family<ErrorLabels, Counter>,
     leader: Gauge,
+    backups: Arc<BackupSources>,
 }
 
 impl Default for Metrics {
@@ -100,13 +110,22 @@ impl Metrics {
             "1 while this replica holds the leader Lease and runs the controllers",
             leader.clone(),
         );
+        let backups = Arc::new(BackupSources::default());
+        registry.register_collector(Box::new(backups::BackupCollector(backups.clone())));
         Self {
             registry,
             reconciles,
             durations,
             errors,
             leader,
+            backups,
         }
+    }
+
+    /// Exports the per-Backup gauges of the Backups in `store` (a backup controller's cache)
+    /// until the returned guard is dropped.
+    pub fn export_backups(&self, store: Store<Backup>) -> Exporting {
+        self.backups.export(store)
     }
 
     /// Records one reconcile of `kind` and how long it took.

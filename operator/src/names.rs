@@ -94,6 +94,11 @@ pub fn api(shop: &str) -> String {
     format!("{shop}-api")
 }
 
+/// The Shop's PrometheusRule.
+pub fn alerts(shop: &str) -> String {
+    format!("{shop}-alerts")
+}
+
 /// The migration Job of one version. The version is hashed rather than spelled out: tags may hold
 /// characters and lengths a Job name cannot; the version itself is in the Job's labels.
 pub fn migration_job(shop: &str, version: &str) -> String {

@@ -123,7 +123,8 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
         .create::<Shop>(json!({
             "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
             "metadata": {"name": "demo", "namespace": NAMESPACE},
-            "spec": {"version": "1.0.0", "monitoring": {"serviceMonitor": true},
+            "spec": {"version": "1.0.0",
+                     "monitoring": {"serviceMonitor": true, "prometheusRule": {"enabled": true}},
                      "smtp": {"host": "smtp.example.com", "from": "shop@example.com"},
                      "api": {"autoscaling": {"maxReplicas": 4}, "ingress": {"host": "shop.example.com"}}},
         }))
@@ -145,6 +146,7 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
         .await;
     shop_pass(cluster, &ctx).await;
     cluster.install_service_monitor_crd().await;
+    cluster.install_prometheus_rule_crd().await;
     cluster
         .set_status::<Deployment>(
             "demo-api",
@@ -190,11 +192,11 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
     worker_pass().await;
     edit::<Worker>(cluster, "email", json!({"spec": {"autoscaling": null}})).await;
     worker_pass().await;
-    // Monitoring turned off: both ServiceMonitors are removed.
+    // Monitoring turned off: both ServiceMonitors and the PrometheusRule are removed.
     edit::<Shop>(
         cluster,
         "demo",
-        json!({"spec": {"monitoring": {"serviceMonitor": false}}}),
+        json!({"spec": {"monitoring": {"serviceMonitor": false, "prometheusRule": {"enabled": false}}}}),
     )
     .await;
     shop_pass(cluster, &ctx).await;

@@ -291,3 +291,153 @@ async fn a_backup_of_a_missing_shop_waits() {
             .is_none()
     );
 }
+
+/// Completes the Job `job_name` of the Backup and leaves `report` as its pod's termination
+/// message, as a backup pod that exited 0 does.
+async fn complete_with_report(cluster: &FakeCluster, job_name: &str, report: &Value) {
+    let job: Job = cluster.get(job_name).await.expect("the Job");
+    cluster
+        .set_status::<Job>(
+            job_name,
+            json!({"startTime": "2026-11-29T03:00:00Z", "completionTime": "2026-11-29T03:01:00Z",
+                   "conditions": [{"type": "Complete", "status": "True"}]}),
+        )
+        .await;
+    let mut pod_labels = serde_json::to_value(job.metadata.labels).expect("labels");
+    pod_labels["batch.kubernetes.io/job-name"] = json!(job_name);
+    let pod = format!("{job_name}-x1");
+    cluster
+        .create::<Pod>(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": NAMESPACE, "labels": pod_labels},
+            "spec": {"containers": [{"name": "backup", "image": "x"}]},
+        }))
+        .await;
+    cluster
+        .set_status::<Pod>(
+            &pod,
+            json!({"containerStatuses": [{
+                "name": "backup", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "message": report.to_string()}}
+            }]}),
+        )
+        .await;
+}
+
+async fn warnings(cluster: &FakeCluster, reason: &str) -> Vec<String> {
+    cluster
+        .api::<k8s_openapi::api::events::v1::Event>()
+        .list(&Default::default())
+        .await
+        .expect("list Events")
+        .items
+        .into_iter()
+        .filter(|event| {
+            event.type_.as_deref() == Some("Warning") && event.reason.as_deref() == Some(reason)
+        })
+        .filter_map(|event| event.note)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backup_that_fails_verification_is_kept_and_shown_as_a_condition_and_a_warning() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    running_shop(&cluster).await;
+    backup(
+        &cluster,
+        json!({"shopRef": "demo", "verify": true, "storage": {"pvc": {"claimName": "backups"}}}),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    let job_name = names::backup_job("nightly", backup.metadata.generation.expect("generation"));
+    let job: Job = cluster.get(&job_name).await.expect("the Job");
+    let args = job
+        .spec
+        .and_then(|spec| spec.template.spec)
+        .map(|pod| pod.containers[0].args.clone().unwrap_or_default())
+        .expect("the pod");
+    assert!(args.contains(&"--verify".to_owned()), "{args:?}");
+    let none: Vec<String> = Vec::new();
+    assert_eq!(warnings(&cluster, "VerificationFailed").await, none);
+
+    let location = "file:///backups/20261129T030000Z.dump.zst";
+    complete_with_report(
+        &cluster,
+        &job_name,
+        &json!({"id": "20261129T030000Z", "location": location, "sizeBytes": 12345,
+                "verification": {"outcome": "Failed",
+                    "message": "backup 20261129T030000Z: checksum mismatch (expected ab, found cd)"}}),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    let status = backup.status.as_ref().expect("status");
+    // The run itself succeeded: the backup is stored and kept, and it says it failed verification.
+    let run = &status.history[0];
+    assert_eq!(
+        (run.job.as_str(), run.outcome.as_str()),
+        (job_name.as_str(), "Succeeded")
+    );
+    let verification = run.verification.as_ref().expect("the run's verification");
+    assert_eq!(verification.outcome, "Failed");
+    assert_eq!(
+        status
+            .last_successful_backup
+            .as_ref()
+            .and_then(|last| last.location.as_deref()),
+        Some(location)
+    );
+    assert_eq!(
+        condition(&backup, "LastBackupSucceeded"),
+        ("True".into(), "Succeeded".into())
+    );
+    assert_eq!(
+        condition(&backup, "LastBackupVerified"),
+        ("False".into(), "VerificationFailed".into())
+    );
+    let message = &status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "LastBackupVerified")
+        .expect("LastBackupVerified")
+        .message;
+    assert!(
+        message.contains(&job_name) && message.contains("checksum mismatch"),
+        "which run and why: {message}"
+    );
+    assert_eq!(
+        warnings(&cluster, "VerificationFailed").await,
+        std::slice::from_ref(message)
+    );
+
+    // Another pass: the same failed run is not announced twice.
+    pass(&cluster, &ctx).await;
+    assert_eq!(warnings(&cluster, "VerificationFailed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_verified_backup_is_shown_as_verified() {
+    let cluster = FakeCluster::new().await;
+    let ctx = cluster.context();
+    running_shop(&cluster).await;
+    backup(
+        &cluster,
+        json!({"shopRef": "demo", "verify": true, "storage": {"pvc": {"claimName": "backups"}}}),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    let job_name = names::backup_job("nightly", backup.metadata.generation.expect("generation"));
+    complete_with_report(
+        &cluster,
+        &job_name,
+        &json!({"id": "20261129T030000Z", "location": "file:///backups/x.dump.zst",
+                "sizeBytes": 1, "verification": {"outcome": "Verified"}}),
+    )
+    .await;
+    let backup = pass(&cluster, &ctx).await;
+    assert_eq!(
+        condition(&backup, "LastBackupVerified"),
+        ("True".into(), "Verified".into())
+    );
+    assert!(warnings(&cluster, "VerificationFailed").await.is_empty());
+}

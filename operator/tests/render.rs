@@ -77,6 +77,7 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
             sample("worker-notification.yaml"),
             sample("backup-scheduled.yaml"),
             sample("backup-once.yaml"),
+            sample("backup-verified.yaml"),
         ],
         vec![sample("shop-full.yaml")],
         vec![
@@ -114,6 +115,7 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
         "Deployment/shop-api",
         "HorizontalPodAutoscaler/shop-api",
         "CronJob/demo-nightly-backup",
+        "CronJob/demo-verified-backup",
         "Job/demo-once-backup-",
     ] {
         assert!(
@@ -141,6 +143,8 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
     validate
         .arg("--crd")
         .arg(repo().join("tests/packaging/servicemonitor-crd.yaml"))
+        .arg("--crd")
+        .arg(repo().join("tests/packaging/prometheusrule-crd.yaml"))
         .arg(&rendered);
     let report = validate.output().expect("k8s-validate runs");
     assert!(

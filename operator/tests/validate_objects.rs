@@ -118,7 +118,9 @@ fn every_emitted_object_matches_the_kubernetes_schemas() {
     }
     std::fs::write(&file, yaml).expect("write");
     let monitor_crd = repo().join("tests/packaging/servicemonitor-crd.yaml");
-    let (ok, report) = run(&k8s_validate(), &[Path::new("--crd"), &monitor_crd, &file]);
+    let rule_crd = repo().join("tests/packaging/prometheusrule-crd.yaml");
+    let crd = Path::new("--crd");
+    let (ok, report) = run(&k8s_validate(), &[crd, &monitor_crd, crd, &rule_crd, &file]);
     assert!(ok, "{report}");
     assert!(
         report.contains(&format!("{} valid, 0 invalid, 0 skipped", objects.len())),
@@ -195,6 +197,31 @@ fn the_shop_schema_refuses_settings_the_binaries_would_refuse() {
             "monitoring: {serviceMonitorLabels: {release: 'not a label value'}}",
             "spec.monitoring.serviceMonitorLabels.release",
         ),
+        (
+            "rulelabels",
+            "monitoring: {prometheusRule: {enabled: true, labels: {release: 'not a label value'}}}",
+            "spec.monitoring.prometheusRule.labels.release",
+        ),
+        (
+            "ratio",
+            "monitoring: {tracing: {endpoint: 'http://collector:4318', samplingRatio: '1.5'}}",
+            "spec.monitoring.tracing.samplingRatio",
+        ),
+        (
+            "fraction",
+            "monitoring: {tracing: {endpoint: 'http://collector:4318', samplingRatio: '.5'}}",
+            "spec.monitoring.tracing.samplingRatio",
+        ),
+        (
+            "endpoint",
+            "monitoring: {tracing: {endpoint: 'collector:4318'}}",
+            "spec.monitoring.tracing.endpoint",
+        ),
+        (
+            "provider",
+            "payments: {provider: paypal, secretRef: {name: keys}}",
+            "spec.payments.provider",
+        ),
     ];
     let mut yaml = String::new();
     for (name, spec, _) in bad {
@@ -208,7 +235,8 @@ fn the_shop_schema_refuses_settings_the_binaries_would_refuse() {
         "---\napiVersion: shop.dev/v1alpha1\nkind: Shop\nmetadata: {name: edges}\nspec:\n  \
          version: '1'\n  commerce: {taxRateBps: 10000, lowStockThreshold: 0}\n  \
          api: {rateLimitPerMinute: 0, requestTimeoutSeconds: 3600, \
-         corsAllowedOrigins: ['http://localhost:3000']}\n",
+         corsAllowedOrigins: ['http://localhost:3000']}\n  \
+         monitoring: {tracing: {endpoint: 'https://otel.example.com', samplingRatio: '0.000001'}}\n",
     );
     let folder = tempfile::tempdir().expect("temp dir");
     let file = folder.path().join("bad-shops.yaml");

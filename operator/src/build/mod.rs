@@ -6,6 +6,7 @@
 //! container gets.
 
 pub mod backup;
+pub mod prometheus_rule;
 pub mod service_monitor;
 pub mod settings;
 pub mod shop;
@@ -111,17 +112,51 @@ pub fn shop_env(shop: &Shop) -> Vec<EnvVar> {
     env
 }
 
-/// `envFrom` of every shop process: the payments Secret, then the Shop's ConfigMap (every
+/// `OTEL_SERVICE_NAME` of the API's pods; the migration and backup Jobs and each Worker type
+/// append their own part (`shop-api-migrate`, `shop-workers-email`), so that traces tell them
+/// apart.
+pub const API_SERVICE_NAME: &str = "shop-api";
+
+/// The OpenTelemetry variables of a shop process named `service` when the Shop asks for traces
+/// (`spec.monitoring.tracing`); none otherwise, which leaves tracing off. New traces are sampled
+/// at the Shop's ratio; a request that arrives traced keeps its parent's decision, so one order is
+/// one whole trace across the API, the relay and the workers.
+pub fn tracing_env(shop: &Shop, service: &str) -> Vec<EnvVar> {
+    let Some(tracing) = &shop.spec.monitoring.tracing else {
+        return Vec::new();
+    };
+    let plain = |name: &str, value: &str| EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        ..EnvVar::default()
+    };
+    vec![
+        plain("OTEL_EXPORTER_OTLP_ENDPOINT", &tracing.endpoint),
+        plain("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        plain("OTEL_TRACES_SAMPLER_ARG", tracing.sampler_arg()),
+        plain("OTEL_SERVICE_NAME", service),
+    ]
+}
+
+/// `envFrom` of every shop process: the payments Secret of the old `payments: {name}` shape, then
+/// the Shop's ConfigMap (every
 /// non-secret setting). Of two sources setting one variable the later wins, so a setting left in
 /// the payments Secret (from before settings were Shop fields) never overrides the Shop's field.
 /// Secret settings are single keys, given only to the processes that use them
 /// ([`settings::add_settings`]).
 pub fn shop_env_from(shop: &Shop) -> Vec<EnvFromSource> {
     let mut sources = Vec::new();
-    if let Some(payments) = &shop.spec.payments {
+    // Only the old shape (`payments: {name}`) passes a whole Secret; the new one passes single
+    // keys to the API (settings::add_settings).
+    if let Some(legacy) = shop
+        .spec
+        .payments
+        .as_ref()
+        .and_then(|payments| payments.legacy_secret())
+    {
         sources.push(EnvFromSource {
             secret_ref: Some(SecretEnvSource {
-                name: payments.name.clone(),
+                name: legacy.to_owned(),
                 optional: Some(false),
             }),
             ..EnvFromSource::default()

@@ -48,15 +48,46 @@ pub struct ServiceMonitorEndpoint {
     /// Scrape interval such as `30s`; Prometheus' global one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
+    /// Relabelings applied to the target before it is scraped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabelings: Vec<RelabelConfig>,
 }
 
+/// One relabeling step (Prometheus' `relabel_config`, as the Prometheus Operator spells it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RelabelConfig {
+    /// Labels whose values are joined into the input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_labels: Vec<String>,
+    /// The label written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_label: Option<String>,
+    /// `replace` (the default), `keep`, `drop`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// The Service label every shop Service carries with its Shop's name
+/// (`app.kubernetes.io/instance`), as Prometheus' Kubernetes discovery names it.
+pub const SHOP_SOURCE_LABEL: &str = "__meta_kubernetes_service_label_app_kubernetes_io_instance";
+/// The label every series of a shop carries with its Shop's name (beside `namespace`, which the
+/// Prometheus Operator adds), so that a Shop's alert rules select `{namespace, shop}`.
+pub const SHOP_LABEL: &str = "shop";
+
 impl ServiceMonitorEndpoint {
-    /// An endpoint scraping `path` on the named Service port every `interval`.
+    /// An endpoint scraping `path` on the named Service port every `interval`, labelling every
+    /// series with `shop` from the Service's `app.kubernetes.io/instance` label.
     pub fn new(port: &str, path: &str, interval: &str) -> Self {
         Self {
             port: Some(port.to_owned()),
             path: Some(path.to_owned()),
             interval: Some(interval.to_owned()),
+            relabelings: vec![RelabelConfig {
+                source_labels: vec![SHOP_SOURCE_LABEL.to_owned()],
+                target_label: Some(SHOP_LABEL.to_owned()),
+                action: Some("replace".to_owned()),
+            }],
         }
     }
 }

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{
     VolumeMount,
 };
 
-use crate::crd::{InvoiceStorage, Shop, WorkerType};
+use crate::crd::{InvoiceStorage, PaymentProvider, Shop, WorkerType};
 
 /// Where an invoice volume is mounted, and `SHOP_INVOICE_DIR`. Stored invoices record their
 /// location as a `file://` URL under this path, so it must never change.
@@ -28,6 +28,34 @@ pub const S3_CREDENTIAL_KEYS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCE
 pub const SMTP_USERNAME_KEY: &str = "username";
 /// Key of the SMTP password in `spec.smtp.credentialsSecretRef`.
 pub const SMTP_PASSWORD_KEY: &str = "password";
+
+/// The Secret keys of `spec.payments.secretRef` each provider reads, as (variable, key, required).
+/// Only the API takes payments (creates them, verifies notifications, refunds).
+pub fn payment_keys(provider: PaymentProvider) -> &'static [(&'static str, &'static str, bool)] {
+    match provider {
+        PaymentProvider::Sandbox => &[],
+        PaymentProvider::Midtrans => &[
+            ("SHOP_MIDTRANS_SERVER_KEY", "serverKey", true),
+            ("SHOP_MIDTRANS_ENVIRONMENT", "environment", false),
+        ],
+        PaymentProvider::Stripe => &[
+            ("SHOP_STRIPE_SECRET_KEY", "secretKey", true),
+            ("SHOP_STRIPE_WEBHOOK_SECRET", "webhookSecret", true),
+        ],
+    }
+}
+
+/// The shop's public base URL (`SHOP_PUBLIC_URL`): where customers and payment providers reach
+/// it, from the Ingress host (`https` when the Ingress has TLS); `None` without an Ingress.
+pub fn public_url(shop: &Shop) -> Option<String> {
+    let ingress = shop.spec.api.ingress.as_ref()?;
+    let scheme = if ingress.tls_secret_name.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Some(format!("{scheme}://{}", ingress.host))
+}
 
 /// A shop process that reads settings beyond the ConfigMap. The migration Job and backups read
 /// none: they get the ConfigMap only.
@@ -82,6 +110,7 @@ pub(crate) fn config_entries(shop: &Shop) -> Vec<(&'static str, String)> {
         spec.api.request_timeout_seconds.map(|n| n.to_string()),
     );
 
+    set("SHOP_PUBLIC_URL", public_url(shop));
     set("SHOP_INVOICE_SELLER", non_empty(&spec.invoices.seller, "|"));
     match &spec.invoices.storage {
         Some(InvoiceStorage { s3: Some(s3), .. }) => {
@@ -126,6 +155,8 @@ struct SecretKeyEnv {
     key: String,
     /// Which processes get it.
     read_by: fn(Reader) -> bool,
+    /// Whether the key may be absent (the variable is then unset).
+    optional: bool,
 }
 
 /// Every variable the Shop's settings take from Secrets.
@@ -140,6 +171,7 @@ fn secret_key_envs(shop: &Shop) -> Vec<SecretKeyEnv> {
                 secret: s3.secret_ref.name.clone(),
                 key: key.to_owned(),
                 read_by: Reader::uses_invoices,
+                optional: false,
             });
         }
     }
@@ -158,6 +190,7 @@ fn secret_key_envs(shop: &Shop) -> Vec<SecretKeyEnv> {
                 secret: credentials.name.clone(),
                 key: key.to_owned(),
                 read_by: |reader| reader == Reader::Worker(WorkerType::Email),
+                optional: false,
             });
         }
     }
@@ -168,16 +201,32 @@ fn secret_key_envs(shop: &Shop) -> Vec<SecretKeyEnv> {
             secret: signing.name.clone(),
             key: signing.key.clone(),
             read_by: |reader| reader == Reader::Worker(WorkerType::Notification),
+            optional: false,
         });
+    }
+    if let Some(payments) = &spec.payments
+        && let Some(secret) = &payments.secret_ref
+    {
+        for (env, key, required) in payment_keys(payments.provider()) {
+            envs.push(SecretKeyEnv {
+                env,
+                field: "spec.payments.secretRef",
+                secret: secret.name.clone(),
+                key: (*key).to_owned(),
+                read_by: |reader| reader == Reader::Api,
+                optional: !required,
+            });
+        }
     }
     envs
 }
 
 /// The Secret keys the settings read, as (Shop field, Secret, key): what must exist before a pod
-/// that reads them can start.
+/// that reads them can start (optional keys are left out).
 pub fn settings_secret_keys(shop: &Shop) -> Vec<(&'static str, String, String)> {
     secret_key_envs(shop)
         .into_iter()
+        .filter(|env| !env.optional)
         .map(|env| (env.field, env.secret, env.key))
         .collect()
 }
@@ -185,22 +234,34 @@ pub fn settings_secret_keys(shop: &Shop) -> Vec<(&'static str, String, String)> 
 /// Adds to `pod` (its first container) what `reader` needs of the settings beyond the ConfigMap:
 /// the Secret keys it uses as variables and the invoice volume.
 pub(crate) fn add_settings(pod: &mut PodSpec, shop: &Shop, reader: Reader) {
-    let env: Vec<EnvVar> = secret_key_envs(shop)
-        .into_iter()
-        .filter(|env| (env.read_by)(reader))
-        .map(|env| EnvVar {
-            name: env.env.to_owned(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: env.secret,
-                    key: env.key,
-                    optional: Some(false),
-                }),
-                ..EnvVarSource::default()
-            }),
+    let mut env: Vec<EnvVar> = Vec::new();
+    // The provider in the new shape only: with the old one the Secret's own keys say it.
+    if let (Reader::Api, Some(payments)) = (reader, &shop.spec.payments)
+        && payments.legacy_secret().is_none()
+    {
+        env.push(EnvVar {
+            name: "SHOP_PAYMENT_PROVIDER".to_owned(),
+            value: Some(payments.provider().as_str().to_owned()),
             ..EnvVar::default()
-        })
-        .collect();
+        });
+    }
+    env.extend(
+        secret_key_envs(shop)
+            .into_iter()
+            .filter(|env| (env.read_by)(reader))
+            .map(|env| EnvVar {
+                name: env.env.to_owned(),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: env.secret,
+                        key: env.key,
+                        optional: Some(env.optional),
+                    }),
+                    ..EnvVarSource::default()
+                }),
+                ..EnvVar::default()
+            }),
+    );
     let claim = shop
         .spec
         .invoices
@@ -237,5 +298,7 @@ pub(crate) fn add_settings(pod: &mut PodSpec, shop: &Shop, reader: Reader) {
     }
 }
 
+#[cfg(test)]
+mod payment_tests;
 #[cfg(test)]
 mod tests;

@@ -37,8 +37,8 @@ pub(crate) fn minimal_shop() -> Shop {
 
 /// Everything set: external database, managed Redis and RabbitMQ with storage, resources and
 /// `deleteVolumeWithShop`, a private registry, autoscaling, an Ingress with TLS, every business
-/// setting (invoices in a bucket), payments and SMTP credentials Secrets, ServiceMonitors with
-/// extra labels. A spec the CRD accepts (`fixtures_pass_the_crd_rules`).
+/// setting (invoices in a bucket), Stripe payments and SMTP credentials Secrets, ServiceMonitors
+/// and alerting rules with extra labels, traces. A spec the CRD accepts (`fixtures_pass_the_crd_rules`).
 pub(crate) fn full_shop() -> Shop {
     shop_with_spec(serde_json::json!({
         "version": "2.3.1",
@@ -94,7 +94,7 @@ pub(crate) fn full_shop() -> Shop {
                 "deleteVolumeWithShop": true
             }
         },
-        "payments": { "name": "shop-payments" },
+        "payments": { "provider": "stripe", "secretRef": { "name": "shop-payments" } },
         "commerce": { "taxRateBps": 1900, "lowStockThreshold": 3 },
         "invoices": {
             "seller": ["Example GmbH", "Hauptstrasse 1", "10115 Berlin", "Germany"],
@@ -120,7 +120,9 @@ pub(crate) fn full_shop() -> Shop {
         },
         "monitoring": {
             "serviceMonitor": true,
-            "serviceMonitorLabels": { "release": "kube-prometheus-stack" }
+            "serviceMonitorLabels": { "release": "kube-prometheus-stack" },
+            "prometheusRule": { "enabled": true, "labels": { "role": "alert-rules" } },
+            "tracing": { "endpoint": "http://otel-collector.monitoring:4318", "samplingRatio": "0.25" }
         }
     }))
 }

@@ -23,7 +23,7 @@ use super::settings::{Reader, add_settings};
 use super::shop::{CONFIG_HASH_ANNOTATION, config_hash, config_map};
 use super::{
     SHOP_UID, controlled_meta, cpu_autoscaler, image, restricted_container_security,
-    restricted_pod_security, shop_env, shop_env_from,
+    restricted_pod_security, shop_env, shop_env_from, tracing_env,
 };
 use crate::crd::{Shop, Worker, WorkerType};
 use crate::{labels, names};
@@ -131,6 +131,7 @@ pub fn worker_deployment(worker: &Worker, shop: &Shop, version: &str) -> Deploym
         value: Some(spec.concurrency.to_string()),
         ..EnvVar::default()
     });
+    env.extend(tracing_env(shop, &format!("{APP}-{}", spec.type_.as_str())));
 
     let container = Container {
         name: COMPONENT.to_owned(),
@@ -452,6 +453,11 @@ spec:
         let endpoint = &monitor.spec.endpoints[0];
         assert_eq!(endpoint.port.as_deref(), Some(METRICS_PORT_NAME));
         assert_eq!(endpoint.path.as_deref(), Some("/metrics"));
+        // Every series gets `shop` from the Service's instance label, which names the Shop.
+        let relabel = &endpoint.relabelings[0];
+        let source = relabel.source_labels.join(",");
+        assert_eq!(source, crate::build::service_monitor::SHOP_SOURCE_LABEL);
+        assert_eq!(service_labels["app.kubernetes.io/instance"], "demo");
         let port = service
             .spec
             .and_then(|spec| spec.ports)

@@ -23,6 +23,7 @@ const CRON_RULE: &str = r"self.matches('^(@(yearly|annually|monthly|weekly|daily
     printcolumn = r#"{"name":"Shop","type":"string","jsonPath":".spec.shopRef"}"#,
     printcolumn = r#"{"name":"Schedule","type":"string","jsonPath":".spec.schedule"}"#,
     printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.lastSuccessfulBackup.time"}"#,
+    printcolumn = r#"{"name":"Verification","type":"string","priority":1,"jsonPath":".status.lastSuccessfulBackup.verification.outcome"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("size(self.metadata.name) <= 40").message("a Backup's name must be at most 40 characters")
 )]
@@ -45,6 +46,12 @@ pub struct BackupSpec {
     /// Stop scheduling new backups.
     #[serde(default)]
     pub suspend: bool,
+    /// After each backup, restore it into a scratch database and compare row counts with its
+    /// manifest (`shop-api backup create --verify`). On Postgres the scratch database
+    /// (`shop_verify_*`) is created on the Shop's database server, so its user needs CREATEDB.
+    /// A backup that fails verification is kept, and shown in the status.
+    #[serde(default)]
+    pub verify: bool,
 }
 
 /// Retention policy: a backup is deleted only when no rule keeps it; the newest is always kept.
@@ -124,7 +131,8 @@ pub struct BackupStatus {
     /// The generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready` (the schedule or Job is in place) and `LastBackupSucceeded`.
+    /// `Ready` (the schedule or Job is in place), `LastBackupSucceeded` and, once a run was
+    /// verified, `LastBackupVerified`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// When the CronJob last started a Job.
@@ -154,4 +162,21 @@ pub struct BackupRun {
     /// Where the backup is stored, when it succeeded and reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Seconds from the Job's start to its completion or failure, once it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The outcome of verifying the stored backup (`spec.verify`), when the run reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<RunVerification>,
+}
+
+/// Whether a run's backup passed verification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunVerification {
+    /// `Verified` or `Failed`.
+    pub outcome: String,
+    /// Why verification failed, as the verify step said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -12,17 +12,18 @@ mod shop;
 mod worker;
 
 pub use backup::{
-    Backup, BackupRun, BackupSpec, BackupStatus, BackupStorage, PvcStorage, Retention, S3Storage,
+    Backup, BackupRun, BackupSpec, BackupStatus, BackupStorage, PvcStorage, Retention,
+    RunVerification, S3Storage,
 };
 pub use common::{AutoscalingSpec, NamedSecretKey, SecretKeyRef, SecretRef};
 pub use settings::{
     CommerceSpec, InvoiceS3Storage, InvoiceStorage, InvoiceVolumeStorage, InvoicesSpec,
-    NotificationsSpec, SmtpSpec,
+    NotificationsSpec, PaymentProvider, PaymentsSpec, SmtpSpec,
 };
 pub use shop::{
     ApiSpec, AuthSpec, BackendSpec, ExternalBackend, ImageSpec, IngressSpec, LogFormat,
-    ManagedBackend, MonitoringSpec, NetworkPolicySpec, ServiceSpec, ServiceType, Shop,
-    ShopEndpoints, ShopSpec, ShopStatus, StorageSpec,
+    ManagedBackend, MonitoringSpec, NetworkPolicySpec, PrometheusRuleSpec, ServiceSpec,
+    ServiceType, Shop, ShopEndpoints, ShopSpec, ShopStatus, StorageSpec, TracingSpec,
 };
 pub use worker::{Worker, WorkerSpec, WorkerStatus, WorkerType};
 

@@ -2,6 +2,7 @@
 //! fields. An unset field sets no variable, so the binaries' own defaults apply.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{NamedSecretKey, SecretRef};
@@ -127,4 +128,76 @@ pub struct NotificationsSpec {
     /// Secret key holding the HMAC-SHA256 key of the `X-Shop-Signature` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret_ref: Option<NamedSecretKey>,
+}
+
+/// Payments: the provider the shop takes money through, and the Secret with its keys.
+///
+/// The keys each provider reads from the Secret (each becomes one variable of the API's pods):
+/// `midtrans`: `serverKey` (`SHOP_MIDTRANS_SERVER_KEY`) and, optionally, `environment`
+/// (`SHOP_MIDTRANS_ENVIRONMENT`: `sandbox` or `production`); `stripe`: `secretKey`
+/// (`SHOP_STRIPE_SECRET_KEY`) and `webhookSecret` (`SHOP_STRIPE_WEBHOOK_SECRET`); `sandbox`
+/// reads none.
+///
+/// The old shape, `payments: {name: SECRET}` (every key of the Secret passed as variables to
+/// every shop process), is still accepted and treated as before.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.provider) || self.provider == 'sandbox' || has(self.secretRef)").message("payments.provider midtrans and stripe need payments.secretRef: the Secret with the provider's keys"),
+    validation = Rule::new("!has(self.name) || (!has(self.provider) && !has(self.secretRef))").message("payments.name is the old shape (every key of the Secret as variables); with provider, name the Secret in payments.secretRef instead")
+)]
+pub struct PaymentsSpec {
+    /// The payment provider; `sandbox` (the shop's own keyless test page, where customers mark
+    /// their own orders paid: for trying the shop out only) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<PaymentProvider>,
+    /// Secret with the provider's keys, each passed to the API as one variable. `midtrans`:
+    /// `serverKey` and, optionally, `environment` (`sandbox` or `production`); `stripe`:
+    /// `secretKey` and `webhookSecret`. Needed for `midtrans` and `stripe`; `sandbox` reads none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+    /// Deprecated (the old shape): a Secret whose every key is passed to every shop process as a
+    /// variable. Use `provider` and `secretRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: Option<String>,
+}
+
+impl PaymentsSpec {
+    /// The Secret of the old shape (`payments: {name}`), when this is one.
+    pub fn legacy_secret(&self) -> Option<&str> {
+        match (self.provider, &self.secret_ref) {
+            (None, None) => self.name.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The provider in effect (the new shape only): `sandbox` when absent.
+    pub fn provider(&self) -> PaymentProvider {
+        self.provider.unwrap_or_default()
+    }
+}
+
+/// A payment provider.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    /// The shop's own payment page, posting signed notifications to itself: no keys, no network.
+    #[default]
+    Sandbox,
+    /// Midtrans Snap.
+    Midtrans,
+    /// Stripe Checkout.
+    Stripe,
+}
+
+impl PaymentProvider {
+    /// The value of `SHOP_PAYMENT_PROVIDER`, and the `{provider}` of the webhook path.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Midtrans => "midtrans",
+            Self::Stripe => "stripe",
+        }
+    }
 }

@@ -9,10 +9,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    AUTOSCALING_NEEDS_CPU_REQUEST, AutoscalingSpec, DNS_1035_RULE, SecretKeyRef, SecretRef,
-};
-use super::settings::{CommerceSpec, InvoicesSpec, NotificationsSpec, SmtpSpec};
+use super::common::{AUTOSCALING_NEEDS_CPU_REQUEST, AutoscalingSpec, DNS_1035_RULE, SecretKeyRef};
+use super::settings::{CommerceSpec, InvoicesSpec, NotificationsSpec, PaymentsSpec, SmtpSpec};
 
 /// Desired state of a shop.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -55,9 +53,11 @@ pub struct ShopSpec {
     /// Signing key for access tokens.
     #[serde(default)]
     pub auth: AuthSpec,
-    /// Secret whose keys are passed to the API and workers as payment-provider settings.
+    /// The payment provider and the Secret with its keys. When absent the shop takes no money
+    /// online (staff still record offline payments): the keyless `sandbox` lets customers mark
+    /// their own orders paid, so it must be asked for (`payments: {provider: sandbox}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payments: Option<SecretRef>,
+    pub payments: Option<PaymentsSpec>,
     /// Checkout and catalogue rules: tax rate, low-stock threshold.
     #[serde(default)]
     pub commerce: CommerceSpec,
@@ -402,6 +402,61 @@ pub struct MonitoringSpec {
         }
     ))]
     pub service_monitor_labels: BTreeMap<String, String>,
+    /// Alerting rules for this shop as a PrometheusRule (needs the Prometheus Operator's CRD).
+    #[serde(default)]
+    pub prometheus_rule: PrometheusRuleSpec,
+    /// OpenTelemetry traces from every pod the shop runs; off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingSpec>,
+}
+
+/// The shop's alerting rules (API down, error ratio, latency, outbox backlog, dead letters, queue
+/// depth, workers, backups) as a PrometheusRule named `<shop>-alerts`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusRuleSpec {
+    /// Create the PrometheusRule.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Labels added to the PrometheusRule (after `serviceMonitorLabels`), so that a Prometheus
+    /// selecting rules by label finds it (kube-prometheus-stack's selects `release: <its
+    /// release>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 20,
+        "additionalProperties" = {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+        }
+    ))]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where the shop's processes send their traces (OTLP over HTTP).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TracingSpec {
+    /// The collector's OTLP endpoint, e.g. `http://otel-collector.monitoring:4318`
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://[^\s,]+$"))]
+    pub endpoint: String,
+    /// Fraction of new traces recorded, from `0` to `1`, as a string such as `"0.1"` (Kubernetes
+    /// APIs avoid floating-point numbers); a request that arrives traced keeps its parent's
+    /// decision. `"1"` (every trace) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 8),
+        regex(pattern = r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$")
+    )]
+    pub sampling_ratio: Option<String>,
+}
+
+impl TracingSpec {
+    /// `OTEL_TRACES_SAMPLER_ARG`.
+    pub fn sampler_arg(&self) -> &str {
+        self.sampling_ratio.as_deref().unwrap_or("1")
+    }
 }
 
 /// NetworkPolicies around the managed backends.
@@ -431,7 +486,8 @@ pub struct ShopStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Ready`, `DatabaseReady`, `CacheReady`, `QueueReady`, `Migrated`, `ApiReady` (and
-    /// `MonitoringReady` when ServiceMonitors are asked for).
+    /// `MonitoringReady` when ServiceMonitors are asked for, `AlertsReady` when alerting rules
+    /// are).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// The version the API Deployment runs: the newest whose migration succeeded.

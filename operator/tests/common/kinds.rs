@@ -67,6 +67,12 @@ pub const KINDS: &[Kind] = &[
         "ServiceMonitor",
         false,
     ),
+    kind(
+        "/apis/monitoring.coreos.com/v1",
+        "prometheusrules",
+        "PrometheusRule",
+        false,
+    ),
     kind("/apis/shop.dev/v1alpha1", "shops", "Shop", true),
     kind("/apis/shop.dev/v1alpha1", "workers", "Worker", true),
     kind("/apis/shop.dev/v1alpha1", "backups", "Backup", true),

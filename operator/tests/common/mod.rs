@@ -15,6 +15,7 @@ use kube::core::ObjectMeta;
 use kube::{Api, Client, Resource};
 use kube_fake_client::ClientBuilder;
 use serde_json::{Value, json};
+use shop_operator::build::prometheus_rule::{PROMETHEUS_RULE_CRD, PrometheusRule};
 use shop_operator::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use shop_operator::context::Context;
 use shop_operator::crd::{Backup, Shop, Worker};
@@ -98,6 +99,7 @@ impl FakeCluster {
             .with_resource::<Worker>()
             .with_resource::<Backup>()
             .with_resource::<ServiceMonitor>()
+            .with_resource::<PrometheusRule>()
             .build()
             .await
             .expect("fake client builds");
@@ -230,16 +232,27 @@ impl FakeCluster {
 
     /// Installs the Prometheus Operator's ServiceMonitor CRD.
     pub async fn install_service_monitor_crd(&self) {
+        self.install_monitoring_crd(SERVICE_MONITOR_CRD, "ServiceMonitor", "servicemonitors")
+            .await;
+    }
+
+    /// Installs the Prometheus Operator's PrometheusRule CRD.
+    pub async fn install_prometheus_rule_crd(&self) {
+        self.install_monitoring_crd(PROMETHEUS_RULE_CRD, "PrometheusRule", "prometheusrules")
+            .await;
+    }
+
+    async fn install_monitoring_crd(&self, name: &str, kind: &str, plural: &str) {
         let crd = CustomResourceDefinition {
             metadata: ObjectMeta {
-                name: Some(SERVICE_MONITOR_CRD.to_owned()),
+                name: Some(name.to_owned()),
                 ..ObjectMeta::default()
             },
             spec: CustomResourceDefinitionSpec {
                 group: "monitoring.coreos.com".to_owned(),
                 names: CustomResourceDefinitionNames {
-                    kind: "ServiceMonitor".to_owned(),
-                    plural: "servicemonitors".to_owned(),
+                    kind: kind.to_owned(),
+                    plural: plural.to_owned(),
                     ..CustomResourceDefinitionNames::default()
                 },
                 scope: "Namespaced".to_owned(),
@@ -250,7 +263,7 @@ impl FakeCluster {
         Api::<CustomResourceDefinition>::all(self.setup.clone())
             .create(&PostParams::default(), &crd)
             .await
-            .expect("install the ServiceMonitor CRD");
+            .expect("install the CRD");
         self.take_writes();
     }
 }

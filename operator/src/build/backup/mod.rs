@@ -21,10 +21,10 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    SHOP_UID, controlled_meta, image, restricted_container_security, restricted_pod_security,
-    shop_env, shop_env_from,
+    API_SERVICE_NAME, SHOP_UID, controlled_meta, image, restricted_container_security,
+    restricted_pod_security, shop_env, shop_env_from, tracing_env,
 };
-use crate::crd::{Backup, BackupRun, Shop};
+use crate::crd::{Backup, BackupRun, RunVerification, Shop};
 use crate::{labels, names};
 
 /// `app.kubernetes.io/name` of backup objects.
@@ -115,6 +115,9 @@ pub fn backup_args(backup: &Backup) -> Vec<String> {
         args.push("--max-age".to_owned());
         args.push(max_age.clone());
     }
+    if backup.spec.verify {
+        args.push("--verify".to_owned());
+    }
     args
 }
 
@@ -123,6 +126,7 @@ pub fn backup_pod_template(backup: &Backup, shop: &Shop, version: &str) -> PodTe
     // DATABASE_URL and friends, from Secrets; then where the report goes.
     let mut env = shop_env(shop);
     env.push(plain_env("SHOP_BACKUP_REPORT_FILE", TERMINATION_LOG));
+    env.extend(tracing_env(shop, &format!("{API_SERVICE_NAME}-backup")));
     let mut env_from = shop_env_from(shop);
     let mut volumes = vec![Volume {
         name: "tmp".to_owned(),
@@ -290,6 +294,11 @@ const FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of we
 /// the values (no minute 61), so that a bad schedule is reported on the Backup instead of failing
 /// the CronJob. Extensions Kubernetes does not accept (`L`, `W`, `#`, seconds) are refused.
 pub fn validate_schedule(schedule: &str) -> Result<(), String> {
+    parse_schedule(schedule).map(drop)
+}
+
+/// The schedule as [`validate_schedule`] checks it, parsed.
+fn parse_schedule(schedule: &str) -> Result<croner::Cron, String> {
     let invalid = |why: String| Err(format!("invalid schedule {schedule:?}: {why}"));
     let trimmed = schedule.trim();
     let expanded = match trimmed.to_ascii_lowercase().as_str() {
@@ -314,7 +323,9 @@ pub fn validate_schedule(schedule: &str) -> Result<(), String> {
         ));
     }
     for (index, field) in fields.iter().enumerate() {
-        check_field(index, field).or_else(|why| invalid(format!("{}: {why}", FIELDS[index])))?;
+        if let Err(why) = check_field(index, field) {
+            return invalid(format!("{}: {why}", FIELDS[index]));
+        }
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
@@ -323,8 +334,37 @@ pub fn validate_schedule(schedule: &str) -> Result<(), String> {
         .sloppy_ranges(true)
         .build()
         .parse(expanded)
-        .map(drop)
         .or_else(|error| invalid(error.to_string()))
+}
+
+/// Runs looked at by [`schedule_interval_seconds`]: enough for a run every minute of one month
+/// (the narrowest schedule whose longest gap is a year), bounded so that the answer is quick.
+const INTERVAL_RUNS: usize = 100_000;
+
+/// The longest gap, in seconds, a schedule allows between two runs (in UTC, as the CronJob
+/// controller runs it by default): `86400` for `@daily`, the weekend for one on weekdays, four
+/// years for the 29th of February. What an alert on the age of the last backup compares with.
+/// `None` when the schedule is invalid or never runs.
+pub fn schedule_interval_seconds(schedule: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let cron = parse_schedule(schedule).ok()?;
+    // A fixed start makes the answer the same on every call; 2000 began a 28-year calendar
+    // cycle, and nine years cover every leap-day gap (but 2100's).
+    let start = chrono::Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single()?;
+    let horizon = start + chrono::Duration::days(9 * 366);
+    let mut longest = None;
+    let mut previous: Option<chrono::DateTime<chrono::Utc>> = None;
+    for run in cron.iter_after(start).take(INTERVAL_RUNS) {
+        if let Some(previous) = previous {
+            let gap = (run - previous).num_seconds();
+            longest = Some(longest.map_or(gap, |longest: i64| longest.max(gap)));
+        }
+        if run > horizon {
+            break;
+        }
+        previous = Some(run);
+    }
+    longest
 }
 
 /// The syntax of one field: comma-separated `*`, `?`, `A` or `A-B`, each optionally `/STEP`,
@@ -395,6 +435,9 @@ pub struct BackupReport {
     /// When the backup was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<Time>,
+    /// The outcome of `--verify` (absent without it, and in reports of older images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<RunVerification>,
 }
 
 /// The report in a termination message: its last non-empty line, when that is a report.
@@ -444,8 +487,8 @@ fn true_condition<'a>(
 }
 
 /// The runs of a Backup, newest first, at most [`HISTORY_LIMIT`]: `Succeeded` (the Job's
-/// `Complete` condition; time of completion, size and location from the run's report when there
-/// is one), `Failed` (its `Failed` condition; time of failure) or `Running` (time it started).
+/// `Complete` condition; time of completion, size, location and verification from the run's
+/// report when there is one), `Failed` (its `Failed` condition; time of failure) or `Running` (time it started).
 /// Runs are ordered by when they started; a Job that has neither started nor been created on a
 /// server (no time at all) is left out.
 pub fn backup_runs(jobs: &[Job], reports: &BTreeMap<String, BackupReport>) -> Vec<BackupRun> {
@@ -470,12 +513,19 @@ pub fn backup_runs(jobs: &[Job], reports: &BTreeMap<String, BackupReport>) -> Ve
             let report = (outcome == "Succeeded")
                 .then(|| reports.get(&name))
                 .flatten();
+            // From the Job's own start (not its creation: a suspended Job waits uncounted).
+            let duration_seconds = match (status.and_then(|s| s.start_time.as_ref()), &time) {
+                (Some(start), Some(end)) => Some((end.0.as_second() - start.0.as_second()).max(0)),
+                _ => None,
+            };
             let run = BackupRun {
                 job: name,
                 time: time.unwrap_or_else(|| started.clone()),
                 outcome: outcome.to_owned(),
                 size_bytes: report.map(|report| report.size_bytes),
                 location: report.map(|report| report.location.clone()),
+                duration_seconds,
+                verification: report.and_then(|report| report.verification.clone()),
             };
             Some((started, run))
         })

@@ -184,6 +184,45 @@ fn retention_becomes_prune_flags() {
 }
 
 #[test]
+fn verify_adds_the_flag_to_the_cron_job_and_the_job() {
+    let args_of = |template: &PodTemplateSpec| container(template).args.clone().expect("args");
+    let mut scheduled = scheduled_pvc();
+    let mut once = one_shot_s3();
+    for backup in [&scheduled, &once] {
+        let args = backup_args(backup);
+        assert!(!args.contains(&"--verify".to_owned()), "{args:?}");
+    }
+    scheduled.spec.verify = true;
+    once.spec.verify = true;
+    let cron_job = backup_cron_job(&scheduled, &shop(), VERSION);
+    let template = cron_job
+        .spec
+        .and_then(|spec| spec.job_template.spec)
+        .map(|spec| spec.template)
+        .expect("the CronJob's pod template");
+    assert_eq!(
+        args_of(&template)[4..],
+        [
+            "--prune",
+            "--keep-last",
+            "7",
+            "--max-age",
+            "30d",
+            "--verify"
+        ]
+    );
+    let job = backup_job(&once, &shop(), VERSION);
+    let template = job.spec.map(|spec| spec.template).expect("the Job's pod");
+    let args = args_of(&template);
+    assert_eq!(args[..2], ["backup", "create"]);
+    assert_eq!(
+        args.last().map(String::as_str),
+        Some("--verify"),
+        "{args:?}"
+    );
+}
+
+#[test]
 fn no_credential_is_a_plain_env_value() {
     for backup in [scheduled_pvc(), one_shot_s3()] {
         let template = backup_pod_template(&backup, &shop(), VERSION);
@@ -357,6 +396,39 @@ fn a_report_is_parsed_from_a_termination_message() {
     assert_eq!(parse_report(""), None);
     assert_eq!(parse_report("error: backup failed: pg_dump exited 1"), None);
     assert_eq!(parse_report(&REPORT[..40]), None, "truncated");
+    assert_eq!(report.verification, None, "a report without --verify");
+}
+
+#[test]
+fn a_report_carries_the_verification_into_the_run() {
+    let failed = REPORT.replace(
+        r#""createdAt""#,
+        r#""verification":{"outcome":"Failed","message":"checksum mismatch"},"createdAt""#,
+    );
+    let report = parse_report(&failed).expect("a report with a verification");
+    let expected = RunVerification {
+        outcome: "Failed".to_owned(),
+        message: Some("checksum mismatch".to_owned()),
+    };
+    assert_eq!(report.verification.as_ref(), Some(&expected));
+    let jobs = [job(
+        "nightly-backup-100",
+        "2025-03-01T03:00:00Z",
+        Some(("Complete", "2025-03-01T03:02:00Z")),
+    )];
+    let reports = BTreeMap::from([("nightly-backup-100".to_owned(), report)]);
+    let runs = backup_runs(&jobs, &reports);
+    assert_eq!(runs[0].verification, Some(expected));
+    assert_eq!(runs[0].size_bytes, Some(1_048_576), "the backup is kept");
+    let verified = REPORT.replace(
+        r#""createdAt""#,
+        r#""verification":{"outcome":"Verified"},"createdAt""#,
+    );
+    let report = parse_report(&verified).expect("a report");
+    assert_eq!(
+        report.verification.map(|v| (v.outcome, v.message)),
+        Some(("Verified".to_owned(), None))
+    );
 }
 
 fn time(text: &str) -> Time {
@@ -451,6 +523,9 @@ fn runs_are_newest_first_with_outcome_time_and_report() {
         (runs[0].size_bytes, runs[1].location.as_ref()),
         (None, None)
     );
+    // From the Job's start to its completion or failure; none while it runs.
+    let durations: Vec<Option<i64>> = runs.iter().map(|run| run.duration_seconds).collect();
+    assert_eq!(durations, [None, Some(300), Some(120)]);
 }
 
 #[test]
@@ -523,4 +598,25 @@ fn a_one_shot_backup_to_s3() {
         "one_shot_s3_job",
         backup_job(&one_shot_s3(), &shop(), VERSION)
     );
+}
+
+#[test]
+fn the_schedule_interval_is_the_longest_gap_between_two_runs() {
+    let cases = [
+        ("@daily", Some(86_400)),
+        ("0 3 * * *", Some(86_400)),
+        ("*/15 * * * *", Some(900)),
+        ("@hourly", Some(3_600)),
+        // Twice a day, unevenly: the longer gap counts.
+        ("0 1,7 * * *", Some(18 * 3_600)),
+        // Weekdays at 02:00: Friday to Monday.
+        ("0 2 * * 1-5", Some(3 * 86_400)),
+        ("0 0 1 * *", Some(31 * 86_400)),
+        // The 29th of February: every four years (2000 to 2004 has a leap day each end).
+        ("0 0 29 2 *", Some(1_461 * 86_400)),
+        ("not a schedule", None),
+    ];
+    for (schedule, expected) in cases {
+        assert_eq!(schedule_interval_seconds(schedule), expected, "{schedule}");
+    }
 }

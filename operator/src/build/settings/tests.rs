@@ -37,7 +37,7 @@ fn template_pod(template: Option<PodTemplateSpec>) -> PodSpec {
 
 /// The pod of every process of `shop`, named: the API, the migration, each worker type, a backup
 /// to S3 (which has AWS credentials of its own).
-fn pods(shop: &Shop) -> Vec<(String, PodSpec)> {
+pub(super) fn pods(shop: &Shop) -> Vec<(String, PodSpec)> {
     let mut pods = vec![
         (
             "api".to_owned(),
@@ -75,7 +75,7 @@ fn pods(shop: &Shop) -> Vec<(String, PodSpec)> {
 
 /// Variables a pod's container takes from Secret keys, beyond the backend URLs and JWT key every
 /// shop process gets.
-fn secret_vars(pod: &PodSpec) -> Vec<(String, String, String)> {
+pub(super) fn secret_vars(pod: &PodSpec) -> Vec<(String, String, String)> {
     pod.containers[0]
         .env
         .iter()
@@ -138,6 +138,7 @@ fn every_setting_reaches_the_config_map_under_the_name_the_binaries_read() {
             "https://shop.example.com,https://admin.example.com",
         ),
         ("SHOP_REQUEST_TIMEOUT_SECONDS", "20"),
+        ("SHOP_PUBLIC_URL", "https://shop.example.com"),
         (
             "SHOP_INVOICE_SELLER",
             "Example GmbH|Hauptstrasse 1|10115 Berlin|Germany",
@@ -187,7 +188,17 @@ fn secret_settings_reach_only_the_processes_that_use_them() {
     let s3 = [aws("AWS_ACCESS_KEY_ID"), aws("AWS_SECRET_ACCESS_KEY")];
     for (name, pod) in pods(&full_shop()) {
         let expected: Vec<_> = match name.as_str() {
-            "api" | "invoice" => s3.to_vec(),
+            "api" => {
+                let mut vars = s3.to_vec();
+                vars.push(var("SHOP_STRIPE_SECRET_KEY", "shop-payments", "secretKey"));
+                vars.push(var(
+                    "SHOP_STRIPE_WEBHOOK_SECRET",
+                    "shop-payments",
+                    "webhookSecret",
+                ));
+                vars
+            }
+            "invoice" => s3.to_vec(),
             "email" => {
                 let mut vars = s3.to_vec();
                 vars.push(var("SHOP_SMTP_USERNAME", "shop-smtp", "username"));
@@ -233,6 +244,16 @@ fn secret_settings_reach_only_the_processes_that_use_them() {
                 "spec.notifications.signingSecretRef",
                 "shop-webhooks".to_owned(),
                 "signing-key".to_owned()
+            ),
+            (
+                "spec.payments.secretRef",
+                "shop-payments".to_owned(),
+                "secretKey".to_owned()
+            ),
+            (
+                "spec.payments.secretRef",
+                "shop-payments".to_owned(),
+                "webhookSecret".to_owned()
             ),
         ]
     );

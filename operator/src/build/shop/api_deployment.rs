@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use super::{
     API_APP, API_COMPONENT, api_selector, child_meta, match_labels, shop_container, shop_pod,
 };
+use crate::build::API_SERVICE_NAME;
 use crate::build::settings::{Reader, add_settings};
 use crate::crd::Shop;
 use crate::{labels, names};
@@ -35,7 +36,7 @@ pub fn api_deployment(shop: &Shop, version: &str, config_hash: &str) -> Deployme
     let api = &shop.spec.api;
     let labels = labels::full(API_APP, &shop_name, API_COMPONENT, Some(version));
 
-    let mut container = shop_container(shop, "api", version, &["serve"]);
+    let mut container = shop_container(shop, "api", API_SERVICE_NAME, version, &["serve"]);
     container.ports = Some(vec![
         ContainerPort {
             name: Some(HTTP_PORT.to_owned()),

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::{API_APP, MIGRATION_COMPONENT, child_meta, shop_container, shop_pod};
+use crate::build::API_SERVICE_NAME;
 use crate::crd::Shop;
 use crate::{labels, names};
 
@@ -17,7 +18,9 @@ pub const MIGRATION_DEADLINE_SECONDS: i64 = 600;
 pub fn migration_job(shop: &Shop, version: &str) -> Job {
     let shop_name = shop.name_any();
     let labels = labels::full(API_APP, &shop_name, MIGRATION_COMPONENT, Some(version));
-    let mut pod = shop_pod(shop, shop_container(shop, "migrate", version, &["migrate"]));
+    let service = format!("{API_SERVICE_NAME}-migrate");
+    let container = shop_container(shop, "migrate", &service, version, &["migrate"]);
+    let mut pod = shop_pod(shop, container);
     pod.restart_policy = Some("Never".to_owned());
     Job {
         metadata: child_meta(

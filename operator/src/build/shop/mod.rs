@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use crate::build::{
     SHOP_UID, controlled_meta, image, restricted_container_security, restricted_pod_security,
-    shop_env, shop_env_from,
+    shop_env, shop_env_from, tracing_env,
 };
 use crate::crd::{BackendSpec, ManagedBackend, Shop};
 use crate::labels;
@@ -77,6 +77,14 @@ pub fn api_selector(shop: &Shop) -> BTreeMap<String, String> {
 fn api_labels(shop: &Shop) -> BTreeMap<String, String> {
     labels::full(API_APP, &shop.name_any(), API_COMPONENT, None)
 }
+
+/// Labels of the Shop's PrometheusRule.
+pub fn alerts_labels(shop: &Shop) -> BTreeMap<String, String> {
+    labels::full(SHOP_APP, &shop.name_any(), ALERTS_COMPONENT, None)
+}
+
+/// `app.kubernetes.io/component` of the Shop's PrometheusRule.
+const ALERTS_COMPONENT: &str = "alerts";
 
 /// Labels selecting a managed backend's pods.
 pub fn backend_selector(shop: &Shop, backend: Backend) -> BTreeMap<String, String> {
@@ -206,6 +214,11 @@ pub fn shop_objects(
     if shop.spec.monitoring.service_monitor {
         objects.push(json(api_service_monitor(shop)));
     }
+    if shop.spec.monitoring.prometheus_rule.enabled
+        && let Ok(rule) = crate::build::prometheus_rule::shop_prometheus_rule(shop)
+    {
+        objects.push(json(rule));
+    }
     objects
 }
 
@@ -213,16 +226,24 @@ pub fn shop_objects(
 /// read-only).
 const TMP_VOLUME: &str = "tmp";
 
-/// A container running a shop binary (`shop-api` or `shop-workers`) of `version`: configured by
+/// A container running `shop-api` at `version`: configured by
 /// [`shop_env`](crate::build::shop_env) and [`shop_env_from`](crate::build::shop_env_from),
-/// hardened, with a writable `/tmp`.
-fn shop_container(shop: &Shop, name: &str, version: &str, args: &[&str]) -> Container {
+/// tracing as `service` when the Shop asks for traces, hardened, with a writable `/tmp`.
+fn shop_container(
+    shop: &Shop,
+    name: &str,
+    service: &str,
+    version: &str,
+    args: &[&str],
+) -> Container {
+    let mut env = shop_env(shop);
+    env.extend(tracing_env(shop, service));
     Container {
         name: name.to_owned(),
         image: Some(image(&shop.spec.image.api_repository, version)),
         image_pull_policy: Some(shop.spec.image.pull_policy.clone()),
         args: Some(args.iter().map(|arg| (*arg).to_owned()).collect()),
-        env: Some(shop_env(shop)),
+        env: Some(env),
         env_from: Some(shop_env_from(shop)),
         security_context: Some(restricted_container_security()),
         volume_mounts: Some(vec![VolumeMount {

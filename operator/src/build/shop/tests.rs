@@ -64,6 +64,11 @@ fn no_string_reads_as_a_boolean_when_dumped_as_yaml() {
 
 fn snapshot_all(case: &str, shop: &Shop, version: &str) {
     for object in shop_objects(shop, version, &counter_secrets()) {
+        // Its rules are the chart's rule file, tested by promtool and summarised in
+        // build::prometheus_rule's own snapshot; a copy here would change with every alert.
+        if object["kind"] == "PrometheusRule" {
+            continue;
+        }
         let name = format!(
             "{case}__{}__{}",
             object["kind"].as_str().expect("kind").to_lowercase(),

@@ -62,17 +62,64 @@ async fn run(backup: &Backup, ctx: &Context) -> Result<Duration> {
     // Read back after applying: a Job created in this pass shows as running.
     let runs = dereference::runs(&ctx.client, backup, &validated.namespace).await?;
     observed.extend(status::history(&runs, &mut next));
+    let verification = status::verification(&next);
+    observed.extend(verification.clone());
     let running = next
         .history
         .first()
         .is_some_and(|run| run.outcome == "Running");
     let steady = matches!(validated.plan, Plan::Run { .. }) && !running;
+    let previous = crate::reconcile::status::previous_conditions(backup).to_vec();
     write_observed(ctx, backup, next, &observed).await?;
+    if let Some(failed) = verification.filter(|observed| !observed.status) {
+        warn_of_failed_verification(ctx, backup, &previous, failed).await;
+    }
     Ok(if steady {
         STEADY_REQUEUE
     } else {
         WAITING_REQUEUE
     })
+}
+
+/// A Warning Event for a failed verification, once per failed run: the condition's message names
+/// the run, so a pass that finds the same condition already written publishes nothing.
+async fn warn_of_failed_verification(
+    ctx: &Context,
+    backup: &Backup,
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    failed: crate::conditions::Observed,
+) {
+    let known = previous.iter().any(|condition| {
+        condition.type_ == failed.type_.as_str()
+            && condition.status == "False"
+            && condition.message == failed.message
+    });
+    if !known {
+        use kube::Resource as _;
+        ctx.event(
+            &backup.object_ref(&()),
+            true,
+            status::VERIFICATION_FAILED,
+            event_note(failed.message),
+        )
+        .await;
+    }
+}
+
+/// Longest Event note the API server accepts (events.k8s.io/v1: 1 kB).
+const NOTE_LIMIT: usize = 1024;
+
+/// `message` cut at a character boundary to fit an Event's note; the condition keeps it whole.
+fn event_note(mut message: String) -> String {
+    if message.len() > NOTE_LIMIT {
+        let mut end = NOTE_LIMIT - '…'.len_utf8();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 /// The objects the operator would apply for `backup` once `shop` runs its `spec.version`, its
@@ -99,4 +146,20 @@ pub fn render(backup: &Backup, shop: &crate::crd::Shop) -> Result<Vec<serde_json
     };
     let validated = validate::validate(backup, namespace, found)?;
     Ok(desired::desired(&validated, &shop.spec.version).objects())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NOTE_LIMIT, event_note};
+
+    #[test]
+    fn an_event_note_fits_the_api_servers_limit() {
+        assert_eq!(event_note("short".to_owned()), "short");
+        let cut = event_note("é".repeat(NOTE_LIMIT));
+        assert!(
+            cut.len() <= NOTE_LIMIT && cut.ends_with('…'),
+            "{}",
+            cut.len()
+        );
+    }
 }

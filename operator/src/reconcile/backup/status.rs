@@ -1,12 +1,12 @@
 //! Status: `Ready` from the CronJob or Job, the run history with the reports the pods left, the
-//! last successful backup and `LastBackupSucceeded`.
+//! last successful backup, `LastBackupSucceeded` and `LastBackupVerified`.
 
 use super::apply::Applied;
 use super::dereference::Runs;
 use super::validate::ValidatedBackup;
 use crate::build::backup as build;
 use crate::conditions::{ConditionType, Observed};
-use crate::crd::BackupStatus;
+use crate::crd::{BackupRun, BackupStatus};
 use crate::reconcile::observe::{JobState, job_state};
 use kube::ResourceExt;
 
@@ -86,4 +86,40 @@ pub fn history(runs: &Runs, status: &mut BackupStatus) -> Option<Observed> {
             format!("Job {job} failed; see its logs"),
         )
     })
+}
+
+/// Reason of `LastBackupVerified=False` and of the Warning Event of a failed verification.
+pub const VERIFICATION_FAILED: &str = "VerificationFailed";
+
+/// `LastBackupVerified` from the newest successful backup, once one carries a verification
+/// (`spec.verify`); `None` before that.
+pub fn verification(status: &BackupStatus) -> Option<Observed> {
+    let run = status.last_successful_backup.as_ref()?;
+    let verification = run.verification.as_ref()?;
+    let what = describe(run);
+    Some(if verification.outcome == "Verified" {
+        Observed::yes(
+            ConditionType::LastBackupVerified,
+            "Verified",
+            format!("{what} passed verification"),
+        )
+    } else {
+        let why = verification
+            .message
+            .as_deref()
+            .unwrap_or("no reason given; see the Job's logs");
+        Observed::no(
+            ConditionType::LastBackupVerified,
+            VERIFICATION_FAILED,
+            format!("{what} failed verification (the backup is kept): {why}"),
+        )
+    })
+}
+
+/// `the backup of Job J (LOCATION)`: which run, and where its backup is.
+fn describe(run: &BackupRun) -> String {
+    match &run.location {
+        Some(location) => format!("the backup of Job {} ({location})", run.job),
+        None => format!("the backup of Job {}", run.job),
+    }
 }

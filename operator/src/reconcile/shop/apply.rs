@@ -11,6 +11,7 @@ use kube::ResourceExt;
 use super::desired::{DesiredShop, Migration};
 use super::validate::ValidatedShop;
 use crate::apply::{Managed, Outcome, apply, delete_owned, hand_over_if_autoscaled};
+use crate::build::prometheus_rule::PrometheusRule;
 use crate::build::service_monitor::ServiceMonitor;
 use crate::context::Context;
 use crate::error::Result;
@@ -117,7 +118,19 @@ pub async fn apply_all(
         monitoring::Plan::Absent => {
             delete::<ServiceMonitor>(ctx, validated, &names::api(&validated.name)).await?;
         }
-        monitoring::Plan::CrdMissing => {}
+        monitoring::Plan::CrdMissing | monitoring::Plan::Invalid(_) => {}
+    }
+    match &desired.prometheus_rule {
+        monitoring::Planned::Apply(rule) => {
+            apply(client, rule.as_ref()).await?;
+        }
+        // Turned off again: remove ours (a 404 when the CRD is not installed is "absent").
+        monitoring::Planned::Absent => {
+            delete::<PrometheusRule>(ctx, validated, &names::alerts(&validated.name)).await?;
+        }
+        // Left as it is: an Invalid rule file is a bug of this build, and the rules in place
+        // are better than none.
+        monitoring::Planned::CrdMissing | monitoring::Planned::Invalid(_) => {}
     }
     Ok(applied)
 }

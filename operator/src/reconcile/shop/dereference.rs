@@ -9,6 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::{Client, ResourceExt};
 
+use crate::build::prometheus_rule::PrometheusRule;
 use crate::build::shop as build;
 use crate::crd::Shop;
 use crate::names::{self, Backend};
@@ -32,6 +33,9 @@ pub struct Found {
     /// Whether the Prometheus Operator's ServiceMonitor CRD is installed (read only when the
     /// Shop asks for a ServiceMonitor).
     pub service_monitor_crd: bool,
+    /// Whether the Prometheus Operator's PrometheusRule CRD is installed (read only when the
+    /// Shop asks for its alerting rules).
+    pub prometheus_rule_crd: bool,
     /// Whether the claim of `spec.invoices.storage.volume` exists (true when none is named).
     pub invoice_claim: bool,
 }
@@ -48,7 +52,7 @@ pub struct FoundBackend {
 }
 
 impl Found {
-    /// The snapshot of an empty cluster where the CRDs (and the ServiceMonitor CRD) exist.
+    /// The snapshot of an empty cluster where the CRDs (and the Prometheus Operator's) exist.
     pub fn empty_cluster(shop: &Shop) -> Self {
         Self {
             secrets: secret_references(shop)
@@ -64,6 +68,7 @@ impl Found {
                 })
                 .collect(),
             service_monitor_crd: true,
+            prometheus_rule_crd: true,
             invoice_claim: true,
             ..Self::default()
         }
@@ -95,10 +100,14 @@ pub fn secret_references(shop: &Shop) -> Vec<SecretReference> {
             key: Some(jwt.key.clone()),
         });
     }
-    if let Some(payments) = &spec.payments {
+    if let Some(legacy) = spec
+        .payments
+        .as_ref()
+        .and_then(|payments| payments.legacy_secret())
+    {
         references.push(SecretReference {
             field: "spec.payments".to_owned(),
-            name: payments.name.clone(),
+            name: legacy.to_owned(),
             key: None,
         });
     }
@@ -170,6 +179,11 @@ pub async fn dereference(
     let api_deployment = get::<Deployment>(client, namespace, &names::api(&name)).await?;
     let service_monitor_crd =
         monitoring::crd_installed(client, shop.spec.monitoring.service_monitor).await?;
+    let prometheus_rule_crd = monitoring::kind_installed::<PrometheusRule>(
+        client,
+        shop.spec.monitoring.prometheus_rule.enabled,
+    )
+    .await?;
     let invoice_claim = match invoice_claim_name(shop) {
         Some(claim) => get::<PersistentVolumeClaim>(client, namespace, claim)
             .await?
@@ -183,6 +197,7 @@ pub async fn dereference(
         migration_job,
         api_deployment,
         service_monitor_crd,
+        prometheus_rule_crd,
         invoice_claim,
     })
 }

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use super::validate::ValidatedShop;
+use crate::build::prometheus_rule::{PrometheusRule, shop_prometheus_rule};
 use crate::build::shop as build;
 use crate::crd::Shop;
 use crate::names::{self, Backend};
@@ -44,6 +45,8 @@ pub struct DesiredShop {
     pub api: Option<DesiredApi>,
     /// The API's ServiceMonitor.
     pub service_monitor: monitoring::Plan,
+    /// The Shop's alerting rules.
+    pub prometheus_rule: monitoring::Planned<PrometheusRule>,
 }
 
 /// A Secret of generated credentials.
@@ -167,6 +170,11 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         found.service_monitor_crd,
         || build::api_service_monitor(shop),
     );
+    let prometheus_rule = monitoring::Planned::try_new(
+        shop.spec.monitoring.prometheus_rule.enabled,
+        found.prometheus_rule_crd,
+        || shop_prometheus_rule(shop),
+    );
     DesiredShop {
         config_map,
         config_hash,
@@ -176,6 +184,7 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         serving_version,
         api,
         service_monitor,
+        prometheus_rule,
     }
 }
 
@@ -279,6 +288,9 @@ impl DesiredShop {
         }
         if let monitoring::Plan::Apply(monitor) = &self.service_monitor {
             push(&mut objects, monitor.as_ref());
+        }
+        if let monitoring::Planned::Apply(rule) = &self.prometheus_rule {
+            push(&mut objects, rule.as_ref());
         }
         objects
     }

@@ -120,12 +120,25 @@ pub fn observe(
         ),
     });
 
-    observed.extend(desired.service_monitor.condition(&api, "the API"));
+    observed.extend(desired.service_monitor.condition(&api, "scrapes the API"));
+    let alerts = names::alerts(&validated.name);
+    observed.extend(
+        desired
+            .prometheus_rule
+            .condition(&alerts, "holds the shop's alerting rules"),
+    );
 
-    // Monitoring is optional: a missing Prometheus Operator does not make the shop unready.
+    // Monitoring and alerting are optional: a missing Prometheus Operator does not make the shop
+    // unready.
     let waiting: Vec<&str> = observed
         .iter()
-        .filter(|condition| !condition.status && condition.type_ != ConditionType::MonitoringReady)
+        .filter(|condition| {
+            !condition.status
+                && !matches!(
+                    condition.type_,
+                    ConditionType::MonitoringReady | ConditionType::AlertsReady
+                )
+        })
         .map(|condition| condition.type_.as_str())
         .collect();
     observed.push(if waiting.is_empty() {
@@ -208,6 +221,10 @@ pub async fn publish_events(
     }
     desired
         .service_monitor
+        .publish_event(ctx, &shop, previous)
+        .await;
+    desired
+        .prometheus_rule
         .publish_event(ctx, &shop, previous)
         .await;
 }

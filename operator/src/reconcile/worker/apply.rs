@@ -54,7 +54,7 @@ pub async fn apply_all(
         monitoring::Plan::Absent => {
             delete_owned::<ServiceMonitor>(client, namespace, &name, &uid).await?;
         }
-        monitoring::Plan::CrdMissing => {}
+        monitoring::Plan::CrdMissing | monitoring::Plan::Invalid(_) => {}
     }
     Ok(Applied { deployment })
 }

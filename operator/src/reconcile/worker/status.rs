@@ -74,7 +74,11 @@ pub fn observe(
         },
     ];
     let name = names::worker(&validated.worker.name_any());
-    observed.extend(desired.service_monitor.condition(&name, "the workers"));
+    observed.extend(
+        desired
+            .service_monitor
+            .condition(&name, "scrapes the workers"),
+    );
     observed
 }
 
