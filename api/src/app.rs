@@ -21,6 +21,7 @@ use crate::{
     commands::{describe_database, open_shop},
     grpc::{self, GrpcSettings},
     output::say,
+    payment_expiry::PaymentExpiry,
     relay::Relay,
     seed,
     server::{self, AppState, Limits},
@@ -84,6 +85,10 @@ impl ApplicationBuilder {
         let shop = shop
             .with_product_views(views)
             .with_low_stock_threshold(config.low_stock_threshold)
+            .with_payments(
+                shop_core::adapters::payments::provider_from_settings(&config.payments)?,
+                config.payments.clone(),
+            )
             // The invoice download reads the PDFs where the invoice worker stores them.
             .with_invoice_files(Arc::new(
                 shop_core::adapters::invoice_files::InvoiceReader::from_settings(
@@ -210,6 +215,12 @@ impl Application {
             .workers
             .map(|workers| tokio::spawn(workers.run(stopped())));
         let relay = tokio::spawn(self.relay.run(stopped()));
+        // Unpaid orders past their payment time are cancelled by every replica's sweeper; the
+        // core claims each order once, so running several is safe.
+        let expiry = tokio::spawn(
+            PaymentExpiry::new(self.state.shop.clone(), Arc::clone(&self.state.metrics))
+                .run(stopped()),
+        );
         let served = tokio::try_join!(
             server::serve(
                 self.http,
@@ -230,13 +241,14 @@ impl Application {
             // A server failed: nothing will tell the other tasks to stop.
             view_writer.abort();
             relay.abort();
+            expiry.abort();
             if let Some(workers) = &workers {
                 workers.abort();
             }
             return Err(error);
         }
         // Views still queued are written; the relay finishes its batch. Both end promptly.
-        let _ = tokio::join!(view_writer, relay);
+        let _ = tokio::join!(view_writer, relay, expiry);
         if let Some(workers) = workers {
             let _ = workers.await;
         }

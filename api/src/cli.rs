@@ -89,6 +89,11 @@ pub struct CreateBackupArgs {
     pub prune: bool,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// After the backup is stored, verify it as `backup verify` does (a scratch database on the
+    /// DATABASE_URL server). A failed verification keeps the backup and still exits 0 (the
+    /// backup is stored); the outcome is printed and goes in the report as `verification`.
+    #[arg(long)]
+    pub verify: bool,
     /// After a successful backup, write a one-line JSON report (id, location, sizeBytes,
     /// createdAt) to this file; in Kubernetes, /dev/termination-log makes it the pod's
     /// termination message. Overrides SHOP_BACKUP_REPORT_FILE.

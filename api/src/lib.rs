@@ -7,6 +7,7 @@ pub mod commands;
 pub mod grpc;
 pub mod metrics;
 pub mod output;
+pub mod payment_expiry;
 pub mod problem;
 pub mod rate_limit;
 pub mod relay;
@@ -52,10 +53,6 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    if let Err(error) = telemetry::init(&config) {
-        eprintln!("error: {error}");
-        return ExitCode::from(EXIT_USAGE);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,6 +61,14 @@ pub fn run() -> ExitCode {
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
             return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    // Inside the runtime: the trace exporter, when there is one, is a task on it.
+    let telemetry = match runtime.block_on(async { telemetry::init(&config) }) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let mut command = cli.command.unwrap_or(Command::Serve);
@@ -75,6 +80,8 @@ pub fn run() -> ExitCode {
             .or_else(|| config.backup_report_file.clone());
     }
     let result = runtime.block_on(commands::run(command, config));
+    // The spans of the last requests are exported before the runtime (their exporter) stops.
+    telemetry.shutdown();
     // A blocking task (such as a read from stdin) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {

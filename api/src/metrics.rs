@@ -50,6 +50,19 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// A payment provider (`sandbox`, `midtrans`, `stripe`) and what became of a notification
+/// (`applied`, `duplicate`, `ignored`, `rejected`, `mismatch`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    pub provider: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     store: Arc<dyn Store>,
@@ -67,6 +80,10 @@ pub struct Metrics {
     order_value_minor: Family<CurrencyLabels, Counter>,
     checkouts_failed: Family<ReasonLabels, Counter>,
     pub rate_limited: Counter,
+    payment_notifications: Family<NotificationLabels, Counter>,
+    payment_amount_mismatches: Family<ProviderLabels, Counter>,
+    payment_refunds: Family<ProviderLabels, Counter>,
+    pub orders_expired: Counter,
     /// The outbox relay's counters and backlog gauge.
     pub relay: RelayMetrics,
 }
@@ -168,6 +185,30 @@ impl Metrics {
             "Requests refused by the rate limit",
             rate_limited.clone(),
         );
+        let payment_notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "payment_notifications",
+            "Payment provider notifications received, by provider and outcome",
+            payment_notifications.clone(),
+        );
+        let payment_amount_mismatches = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "payment_amount_mismatches",
+            "Notifications whose amount or currency differed from the order's (recorded as failed payments)",
+            payment_amount_mismatches.clone(),
+        );
+        let payment_refunds = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "payment_refunds",
+            "Refunds issued through the payment provider",
+            payment_refunds.clone(),
+        );
+        let orders_expired = Counter::default();
+        registry.register(
+            "orders_expired",
+            "Unpaid orders cancelled because their payment time ran out",
+            orders_expired.clone(),
+        );
         let relay = RelayMetrics::default();
         registry.register(
             "events_published",
@@ -183,6 +224,11 @@ impl Metrics {
             "outbox_backlog",
             "Events waiting in the outbox to be published",
             relay.backlog.clone(),
+        );
+        registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "How long the oldest event waiting in the outbox has waited (0: none waits)",
+            relay.oldest_pending_age.clone(),
         );
         Self {
             registry,
@@ -202,6 +248,10 @@ impl Metrics {
             order_value_minor,
             checkouts_failed,
             rate_limited,
+            payment_notifications,
+            payment_amount_mismatches,
+            payment_refunds,
+            orders_expired,
         }
     }
 
@@ -248,6 +298,31 @@ impl Metrics {
             .inc();
     }
 
+    /// One provider notification and what became of it; a mismatch is also counted on its own.
+    pub fn payment_notification(&self, provider: &str, outcome: &str) {
+        self.payment_notifications
+            .get_or_create(&NotificationLabels {
+                provider: provider.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        if outcome == "mismatch" {
+            self.payment_amount_mismatches
+                .get_or_create(&ProviderLabels {
+                    provider: provider.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn payment_refunded(&self, provider: &str) {
+        self.payment_refunds
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc();
+    }
+
     /// Exposes what became of product views (`ProductViewed` events recorded off the read path).
     pub fn observe_product_views(&mut self, counts: Arc<ViewCounts>) {
         self.registry
@@ -259,6 +334,7 @@ impl Metrics {
         let pool = self.store.pool_status();
         self.db_pool_connections.set(i64::from(pool.size));
         self.db_pool_idle.set(i64::from(pool.idle));
+        self.relay.refresh_oldest_age(chrono::Utc::now());
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);

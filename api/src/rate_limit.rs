@@ -48,14 +48,24 @@ pub fn client_ip(
 /// the limiter should not become an outage of the shop), and when the client is unknown.
 /// Refusals are counted in `shop_rate_limited_requests_total`.
 pub async fn check(state: &AppState, ip: Option<IpAddr>) -> Decision {
-    let limit = state.limits.rate_limit_per_minute;
+    check_bucket(state, "rate-limit", state.limits.rate_limit_per_minute, ip).await
+}
+
+/// The same fixed window in a budget of its own: `bucket` names it in the key-value store.
+/// The payment webhooks use one, so providers' retries and customers never share a budget.
+pub async fn check_bucket(
+    state: &AppState,
+    bucket: &str,
+    limit: u64,
+    ip: Option<IpAddr>,
+) -> Decision {
     let Some(ip) = ip.filter(|_| limit > 0) else {
         return Decision::Allow;
     };
     match state
         .shop
         .key_value()
-        .increment(&format!("rate-limit:{ip}"), WINDOW)
+        .increment(&format!("{bucket}:{ip}"), WINDOW)
         .await
     {
         Ok((count, _)) if count <= limit => Decision::Allow,

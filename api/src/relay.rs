@@ -7,8 +7,14 @@
 //! event. Replicas are safe together: each claims its batch with `FOR UPDATE SKIP LOCKED`. After
 //! a failure it backs off, doubling the wait up to [`RelaySettings::max_backoff`].
 
-use std::{future::Future, pin::pin, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    pin::pin,
+    sync::{Arc, Mutex, PoisonError, atomic::AtomicU64},
+    time::Duration,
+};
 
+use chrono::{DateTime, Utc};
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use shop_core::ports::{EventPublisher, RelayError, Store};
 use sqlx::postgres::PgListener;
@@ -50,6 +56,35 @@ pub struct RelayMetrics {
     pub failures: Counter,
     /// Events waiting in the outbox, as last counted.
     pub backlog: Gauge,
+    /// Seconds since the oldest waiting event occurred (0: none waits), set at scrape time by
+    /// [`Self::refresh_oldest_age`].
+    pub oldest_pending_age: Gauge<f64, AtomicU64>,
+    /// When the oldest waiting event occurred, as last read by the relay.
+    oldest_pending: Arc<Mutex<Option<DateTime<Utc>>>>,
+}
+
+impl RelayMetrics {
+    /// Remembers when the oldest waiting event occurred (`None`: the outbox is empty).
+    pub fn set_oldest_pending(&self, at: Option<DateTime<Utc>>) {
+        *self
+            .oldest_pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = at;
+    }
+
+    /// Sets the age gauge as of `now`. Computed at scrape time rather than by the relay, so the
+    /// age keeps rising while the relay backs off (up to [`RelaySettings::max_backoff`]) from a
+    /// broker that is away.
+    pub fn refresh_oldest_age(&self, now: DateTime<Utc>) {
+        let oldest = *self
+            .oldest_pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let age = oldest.map_or(0.0, |at| {
+            (now - at).to_std().map_or(0.0, |age| age.as_secs_f64())
+        });
+        self.oldest_pending_age.set(age);
+    }
 }
 
 pub struct Relay {
@@ -79,7 +114,8 @@ impl Relay {
     ) -> Self {
         Self {
             store,
-            publisher,
+            // One span per published event, continuing the trace of the request that wrote it.
+            publisher: shop_core::telemetry::traced_publisher(publisher),
             listen_url: None,
             settings: RelaySettings::default(),
             metrics,
@@ -137,6 +173,10 @@ impl Relay {
                     .backlog
                     .set(i64::try_from(pending).unwrap_or(i64::MAX));
             }
+            // On a database error the last value stands: those events most likely still wait.
+            if let Ok(oldest) = self.store.oldest_pending_at().await {
+                self.metrics.set_oldest_pending(oldest);
+            }
             let woken = async {
                 match (&mut listener, backoff) {
                     // After a failure only the backoff ends the wait.
@@ -192,5 +232,39 @@ impl Relay {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn the_age_counts_from_the_oldest_waiting_event_and_is_never_negative() {
+        let metrics = RelayMetrics::default();
+        let now = Utc::now();
+        metrics.refresh_oldest_age(now);
+        assert_eq!(metrics.oldest_pending_age.get(), 0.0, "nothing waits");
+
+        metrics.set_oldest_pending(Some(now - TimeDelta::milliseconds(2_500)));
+        metrics.refresh_oldest_age(now);
+        assert_eq!(metrics.oldest_pending_age.get(), 2.5);
+        metrics.refresh_oldest_age(now + TimeDelta::seconds(10));
+        assert_eq!(
+            metrics.oldest_pending_age.get(),
+            12.5,
+            "rises between looks"
+        );
+
+        // Written by a replica whose clock is ahead of this one's.
+        metrics.set_oldest_pending(Some(now + TimeDelta::seconds(1)));
+        metrics.refresh_oldest_age(now);
+        assert_eq!(metrics.oldest_pending_age.get(), 0.0);
+
+        metrics.set_oldest_pending(None);
+        metrics.refresh_oldest_age(now);
+        assert_eq!(metrics.oldest_pending_age.get(), 0.0, "published");
     }
 }

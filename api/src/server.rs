@@ -39,6 +39,8 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub rate_limit_per_minute: u64,
+    /// The payment webhooks' own per-client budget.
+    pub webhook_rate_limit_per_minute: u64,
     pub trust_forwarded_for: bool,
     pub request_timeout: Duration,
     pub cors_allowed_origins: Vec<String>,
@@ -48,6 +50,7 @@ impl Limits {
     pub fn from_config(config: &Config) -> Self {
         Self {
             rate_limit_per_minute: config.rate_limit_per_minute,
+            webhook_rate_limit_per_minute: config.webhook_rate_limit_per_minute,
             trust_forwarded_for: config.trust_forwarded_for,
             request_timeout: Duration::from_secs(config.request_timeout_seconds),
             cors_allowed_origins: config.cors_allowed_origins.clone(),
@@ -120,29 +123,60 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(
-            Router::new().merge(Scalar::with_url("/docs", openapi)).route_layer(SetResponseHeaderLayer::overriding(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
-            )),
+            Router::new()
+                .merge(Scalar::with_url("/docs", openapi))
+                .route_layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+                )),
         )
-        .route("/openapi.json", get(move || serve_openapi(Arc::clone(&openapi_json))))
+        .route(
+            "/openapi.json",
+            get(move || serve_openapi(Arc::clone(&openapi_json))),
+        )
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::record_metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), rest::middleware::edge))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rest::middleware::record_metrics,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rest::middleware::edge,
+        ))
         .layer(option_layer(cors(&state.limits.cors_allowed_origins)))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|value| value.to_str().ok())
+                            .unwrap_or("-");
+                        // The OpenTelemetry fields stay empty without tracing; `record_metrics`
+                        // fills in the route and the status once routing and the handler are done.
+                        let span = tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            uri = %request.uri(),
+                            request_id,
+                            otel.kind = "server",
+                            otel.status_code = tracing::field::Empty,
+                            http.route = tracing::field::Empty,
+                            http.response.status_code = tracing::field::Empty,
+                        );
+                        shop_core::telemetry::continue_from_headers(&span, |name| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|value| value.to_str().ok())
+                        });
+                        span
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)

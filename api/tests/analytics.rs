@@ -30,6 +30,8 @@ fn event(event_type: &str, subject: String, data: Value) -> CloudEvent {
             .expect("a time"),
         datacontenttype: "application/json".into(),
         data,
+        traceparent: None,
+        tracestate: None,
     }
 }
 

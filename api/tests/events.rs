@@ -295,3 +295,84 @@ async fn events_written_while_the_broker_is_away_arrive_exactly_once() {
     let finished = server.terminate().await;
     assert_eq!(finished.code, Some(0), "{}", finished.transcript());
 }
+
+/// `shop_outbox_oldest_pending_age_seconds` on the API's /metrics (the relay's gauge).
+async fn oldest_pending_age(server: &Server) -> f64 {
+    let metrics = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("/metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("shop_outbox_oldest_pending_age_seconds "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no age gauge in\n{metrics}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_pending_event_ages_while_the_broker_is_away_and_is_zero_once_published() {
+    let db = PgDatabase::create().await;
+    let vhost = RabbitVhost::create();
+    let proxy = Proxy::start("127.0.0.1:5672".parse().expect("an address")).await;
+    let through_proxy = format!("amqp://guest:guest@{}/{}", proxy.address, vhost.name());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(shop_api(
+        dir.path(),
+        &[
+            ("DATABASE_URL", db.url()),
+            ("AMQP_URL", &through_proxy),
+            EPHEMERAL_PORT,
+            JWT_SECRET,
+        ],
+        &["serve"],
+    ))
+    .await;
+    assert_eq!(oldest_pending_age(&server).await, 0.0, "nothing waits yet");
+
+    proxy.set(false);
+    let written = std::time::Instant::now();
+    register(&server, "waiting@example.com").await;
+    // The relay tries, fails, and records the event it could not publish.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        let age = oldest_pending_age(&server).await;
+        if age > 0.0 {
+            break age;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the age never rose while {} event(s) wait",
+            pending(&db).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = oldest_pending_age(&server).await;
+    assert!(
+        later > first,
+        "the age rises between scrapes: {first} then {later}"
+    );
+    assert!(
+        later <= written.elapsed().as_secs_f64() + 1.0,
+        "{later} s is no older than the event ({:?})",
+        written.elapsed()
+    );
+
+    proxy.set(true);
+    wait_until_published(&db, Duration::from_secs(60)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while oldest_pending_age(&server).await != 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the age stays after every event was published"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let finished = server.terminate().await;
+    assert_eq!(finished.code, Some(0), "{}", finished.transcript());
+}

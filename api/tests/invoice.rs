@@ -77,6 +77,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
         shop.clone(),
         Limits {
             rate_limit_per_minute: 0,
+            webhook_rate_limit_per_minute: 0,
             trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
             cors_allowed_origins: Vec::new(),

@@ -32,6 +32,13 @@ pub struct CloudEvent {
     pub datacontenttype: String,
     /// The event's payload.
     pub data: serde_json::Value,
+    /// W3C trace context of the span that published it (the CloudEvents distributed-tracing
+    /// extension); absent when tracing is off. Also sent as the AMQP header of the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// Vendor trace state that goes with [`Self::traceparent`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
 }
 
 impl CloudEvent {
@@ -46,6 +53,8 @@ impl CloudEvent {
             time: event.occurred_at,
             datacontenttype: "application/json".to_owned(),
             data: event.payload.clone(),
+            traceparent: event.traceparent.clone(),
+            tracestate: None,
         }
     }
 }
@@ -114,11 +123,14 @@ impl WorkerKind {
                 "dev.shop.order.status_changed.*",
                 "dev.shop.order.cancelled.*",
                 "dev.shop.invoice.created.*",
+                "dev.shop.payment.failed.*",
+                "dev.shop.payment.refunded.*",
             ],
             Self::Invoice => &["dev.shop.order.paid.*"],
             Self::Notification => &[
                 "dev.shop.order.#",
                 "dev.shop.payment.failed.*",
+                "dev.shop.payment.refunded.*",
                 "dev.shop.stock.low.*",
             ],
             Self::Analytics => &["dev.shop.#"],
@@ -159,6 +171,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_trace_context_is_an_optional_envelope_attribute() {
+        let mut event = CloudEvent::from_outbox(
+            &crate::domain::DomainEvent::StockLow {
+                product_id: crate::domain::ProductId::new(),
+                sku: "MUG-1".into(),
+                stock: 1,
+                threshold: 5,
+            }
+            .into_outbox(Utc::now()),
+        );
+        let untraced = serde_json::to_value(&event).expect("JSON");
+        assert!(untraced.get("traceparent").is_none() && untraced.get("tracestate").is_none());
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        event.traceparent = Some(traceparent.into());
+        event.tracestate = Some("shop=1".into());
+        let traced = serde_json::to_value(&event).expect("JSON");
+        assert_eq!(traced["traceparent"], traceparent);
+        assert_eq!(traced["tracestate"], "shop=1");
+        let back: CloudEvent = serde_json::from_value(traced).expect("parsed");
+        assert_eq!(back, event);
+        // Envelopes from before tracing parse too.
+        let old: CloudEvent = serde_json::from_value(untraced).expect("parsed");
+        assert_eq!(old.traceparent, None);
+    }
+
+    #[test]
     fn topic_patterns_match_like_rabbitmq() {
         assert!(topic_matches("dev.shop.#", "dev.shop.order.placed.v1"));
         assert!(topic_matches(
@@ -183,5 +221,9 @@ mod tests {
         assert!(WorkerKind::Email.receives("dev.shop.user.registered.v1"));
         assert!(WorkerKind::Analytics.receives("dev.shop.product.viewed.v1"));
         assert!(!WorkerKind::Email.receives("dev.shop.product.viewed.v1"));
+        for payment in ["dev.shop.payment.failed.v1", "dev.shop.payment.refunded.v1"] {
+            assert!(WorkerKind::Email.receives(payment), "{payment}");
+            assert!(WorkerKind::Notification.receives(payment), "{payment}");
+        }
     }
 }

@@ -6,13 +6,20 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Address, AddressId, AddressSnapshot, CartItemId, CartLine, Category, CategoryId, Email, Order,
-    OrderId, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Slug, TaxRate, User,
-    UserId, checkout::CheckoutError,
+    OrderId, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Refund, Slug,
+    TaxRate, User, UserId, checkout::CheckoutError,
 };
 use crate::messaging::CloudEvent;
 
+mod payments;
 mod workers;
 
+pub use payments::{
+    NotificationError, NotificationStatus, PaymentCustomer, PaymentEffect, PaymentItem,
+    PaymentNotification, PaymentOutcome, PaymentProvider, PaymentRequest, PaymentSession,
+    PaymentStore, ProviderError, ProviderEvent, ProviderKind, ProviderSecret, RawNotification,
+    RefundReceipt, RefundRequest, StoredPaymentSession,
+};
 pub use workers::{
     AnalyticsEffect, AnalyticsEvent, AnalyticsFigures, AnalyticsStore, DailySales, EventWork,
     FunnelDay, InvoiceFiles, InvoiceOrder, InvoiceOrderLine, InvoiceRecord, InvoiceStore,
@@ -272,6 +279,68 @@ pub trait OrderStore: Send + Sync {
     async fn list_payments(&self, order_id: OrderId) -> StoreResult<Vec<Payment>>;
 }
 
+/// A refund to store, with what it does to the order, in one transaction.
+#[derive(Debug, Clone)]
+pub struct RefundWrite {
+    pub refund: Refund,
+    /// The order's refunded total (minor units) the refund was computed against: if other refunds
+    /// were recorded meanwhile the write is refused with `Conflict`, so two refunds can never
+    /// together exceed what was paid.
+    pub refunded_before: i64,
+    /// To `refunded`, when this refund completes the order's.
+    pub transition: Option<OrderTransition>,
+    /// Put every item of the order back into stock (with a stock movement per line).
+    pub restock: bool,
+    pub events: Vec<OutboxEvent>,
+}
+
+/// Cancels orders whose payment time ran out.
+pub struct OrderExpiry<'a> {
+    /// Orders placed before this that are still `pending_payment`.
+    pub placed_before: DateTime<Utc>,
+    pub limit: u32,
+    pub at: DateTime<Utc>,
+    /// The events of one expired order (`order_id`, `user_id`).
+    pub events: &'a (dyn Fn(OrderId, UserId) -> Vec<OutboxEvent> + Send + Sync),
+}
+
+impl std::fmt::Debug for OrderExpiry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderExpiry")
+            .field("placed_before", &self.placed_before)
+            .field("limit", &self.limit)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+pub trait RefundStore: Send + Sync {
+    /// Records the refund, completing its reservation (same id, still pending) when there is
+    /// one, else inserting it. `Duplicate { field: "sequence" }` when the order already has a
+    /// refund with this sequence number, `Duplicate { field: "refund_key" }` when the order
+    /// has a refund with this key (for a reservation: it was completed meanwhile),
+    /// `Duplicate { field: "provider_reference" }` when the provider's refund was recorded
+    /// before, `Conflict` when the order's refunded total (its other refunds, pending ones
+    /// included) is no longer `refunded_before` or its status is not the transition's `from`.
+    async fn record_refund(&self, write: &RefundWrite) -> StoreResult<()>;
+    /// Reserves `refund` (which is `pending`) before the provider is asked: it counts in the
+    /// order's refunded total, so a concurrent refund or a provider notification of this very
+    /// refund sees it. Errors as `record_refund`.
+    async fn reserve_refund(&self, refund: &Refund, refunded_before: i64) -> StoreResult<()>;
+    /// Drops a reservation the provider refused (nothing if it is no longer pending).
+    async fn release_refund(&self, id: crate::domain::RefundId) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_refunds(&self, order_id: OrderId) -> StoreResult<Vec<Refund>>;
+    async fn find_refund(&self, provider: &str, reference: &str) -> StoreResult<Option<Refund>>;
+    /// Cancels up to `limit` of the oldest expired orders, returns their stock and writes their
+    /// status change and events, in one transaction. Concurrent callers take disjoint orders
+    /// (Postgres: `FOR UPDATE SKIP LOCKED`; SQLite: one writer at a time), and the change is
+    /// conditional on `pending_payment`, so a payment that commits first keeps its order.
+    /// Returns the orders cancelled.
+    async fn expire_unpaid_orders(&self, expiry: &OrderExpiry<'_>) -> StoreResult<Vec<OrderId>>;
+}
+
 /// The outbox: events written with the changes they report, published later by the relay.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -279,6 +348,9 @@ pub trait OutboxStore: Send + Sync {
     async fn pending_events(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
     /// How many events wait to be published (the relay's backlog).
     async fn pending_count(&self) -> StoreResult<u64>;
+    /// When the oldest event waiting to be published occurred (`None`: none waits), for the
+    /// relay's age gauge.
+    async fn oldest_pending_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Events that report no change of their own (product views), in one transaction.
     async fn append_events(&self, events: &[OutboxEvent]) -> StoreResult<()>;
     /// Claims up to `limit` unpublished events, oldest first, hands them to `publisher` and marks
@@ -342,6 +414,8 @@ pub trait Store:
     + CatalogStore
     + CartStore
     + OrderStore
+    + PaymentStore
+    + RefundStore
     + OutboxStore
     + ProcessedMessages
     + NotificationStore

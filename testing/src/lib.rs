@@ -6,6 +6,10 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), Redis at `SHOP_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`).
 
+pub mod fake_http;
+pub mod fake_midtrans;
+pub mod fake_stripe;
+pub mod otlp;
 pub mod read_only;
 pub mod smtp;
 

@@ -12,6 +12,45 @@ pub(crate) struct OrderPaid {
     pub currency: String,
 }
 
+/// `dev.shop.order.cancelled.v1`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrderCancelled {
+    pub order_id: String,
+    pub user_id: String,
+    pub previous_status: String,
+    /// `requested` or `payment_expired`; absent in events written before it existed
+    /// (requested).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl OrderCancelled {
+    /// The order was cancelled because its payment time ran out.
+    pub fn expired(&self) -> bool {
+        self.reason.as_deref() == Some("payment_expired")
+    }
+}
+
+/// `dev.shop.payment.failed.v1`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PaymentFailed {
+    pub order_id: String,
+    pub user_id: String,
+    pub reason: String,
+}
+
+/// `dev.shop.payment.refunded.v1`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PaymentRefunded {
+    pub order_id: String,
+    pub user_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: String,
+    /// The order is now refunded in full.
+    pub full: bool,
+}
+
 /// `dev.shop.order.status_changed.v1`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrderStatusChanged {

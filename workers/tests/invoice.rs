@@ -267,6 +267,8 @@ async fn an_unknown_order_is_rejected_and_other_events_are_ignored() {
         time: Utc::now(),
         datacontenttype: "application/json".into(),
         data: serde_json::json!({}),
+        traceparent: None,
+        tracestate: None,
     };
     worker.handle(&event).await.expect("ignored");
     event.event_type = "dev.shop.order.paid.v1".into();

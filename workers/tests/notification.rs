@@ -107,6 +107,8 @@ fn event(event_type: &str, data: serde_json::Value) -> CloudEvent {
         time: chrono::Utc::now(),
         datacontenttype: "application/json".into(),
         data,
+        traceparent: None,
+        tracestate: None,
     }
 }
 

@@ -68,6 +68,8 @@ fn event(event_type: &str) -> CloudEvent {
         time: chrono::Utc::now(),
         datacontenttype: "application/json".into(),
         data: serde_json::json!({}),
+        traceparent: None,
+        tracestate: None,
     }
 }
 

@@ -242,6 +242,19 @@ async fn rejected_and_undecodable_messages_are_dead_lettered_at_once() {
         },
     )
     .await;
+    // The sampler reports the dead-letter queue's depth, so an alert can see them waiting.
+    eventually(
+        Duration::from_secs(10),
+        "the dead-letter depth in the metrics",
+        || {
+            let text = metrics.render();
+            async move {
+                text.contains("shop_workers_dead_letter_queue_depth{queue=\"email.dead\"} 2")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
     stop(stopper, running).await;
     assert_eq!(
         handler.calls.lock().expect("calls").len(),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use shop_core::{
     app::{AppError, AppResult, FieldErrors},
     domain::InvalidValue,
+    ports::ProviderError,
 };
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
@@ -90,6 +91,16 @@ pub fn status_renamed(error: AppError, renames: Renames) -> Status {
         AppError::TooManyAttempts { retry_after } => {
             details.set_retry_info(Some(*retry_after));
             (Code::ResourceExhausted, error.to_string())
+        }
+        AppError::SignatureRefused(_) => (Code::Unauthenticated, error.to_string()),
+        AppError::MalformedNotification(_) => (Code::InvalidArgument, error.to_string()),
+        AppError::PaymentProvider(ProviderError::UnsupportedCurrency { .. }) => {
+            (Code::FailedPrecondition, error.to_string())
+        }
+        // The provider refused or could not be reached: retrying later may work.
+        AppError::PaymentProvider(source) => {
+            tracing::warn!(error = %source, "the payment provider failed the request");
+            (Code::Unavailable, error.to_string())
         }
         AppError::Internal(source) => {
             tracing::error!(error = %source, "gRPC call failed");

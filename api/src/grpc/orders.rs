@@ -1,8 +1,8 @@
 //! `shop.v1.OrderService`: checkout, orders, and watching an order's status.
 
 use shop_core::{
-    app::{Actor, ChangeOrderStatus, Checkout, ListOrders},
-    domain::{OrderId, OrderStatus},
+    app::{Actor, ChangeOrderStatus, Checkout, ListOrders, RefundCommand},
+    domain::{OrderId, OrderStatus, Payment, PaymentStatus, Refund},
     ports::StatusChange,
 };
 use tokio::sync::mpsc;
@@ -159,6 +159,96 @@ impl OrderService for OrderApi {
         };
         tokio::spawn(watch.run(first).instrument(tracing::Span::current()));
         Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn start_payment(
+        &self,
+        request: Request<pb::StartPaymentRequest>,
+    ) -> Result<Response<pb::StartPaymentResponse>, Status> {
+        let actor = self.0.actor(&request)?;
+        let id = required_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let session = self.0.shop().start_payment(&actor, id).await.or_status()?;
+        Ok(Response::new(pb::StartPaymentResponse {
+            session: Some(pb::PaymentSession {
+                provider: session.provider.as_str().to_owned(),
+                redirect_url: session.redirect_url,
+                token: session.token,
+                expire_time: Some(convert::timestamp(session.expires_at)),
+            }),
+        }))
+    }
+
+    async fn list_payments(
+        &self,
+        request: Request<pb::ListPaymentsRequest>,
+    ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
+        let actor = self.0.actor(&request)?;
+        let id = required_id("order_id", &request.get_ref().order_id, OrderId::parse)?;
+        let payments = self.0.shop().list_payments(&actor, id).await.or_status()?;
+        let refunds = self.0.shop().list_refunds(&actor, id).await.or_status()?;
+        let payments = crate::rest::payments::with_refunds(payments, refunds)
+            .into_iter()
+            .map(|(payment, refunds)| payment_message(payment, refunds))
+            .collect();
+        Ok(Response::new(pb::ListPaymentsResponse { payments }))
+    }
+
+    async fn refund_order(
+        &self,
+        request: Request<pb::RefundOrderRequest>,
+    ) -> Result<Response<pb::RefundOrderResponse>, Status> {
+        let actor = self.0.actor(&request)?;
+        let body = request.into_inner();
+        let id = required_id("order_id", &body.order_id, OrderId::parse)?;
+        let command = RefundCommand {
+            amount_minor: body.amount_minor,
+            reason: body.reason,
+            restock: body.restock,
+            idempotency_key: body.idempotency_key,
+        };
+        let asked_at = chrono::Utc::now();
+        let refund = self
+            .0
+            .shop()
+            .refund_order(&actor, id, command)
+            .await
+            .or_status()?;
+        crate::rest::payments::count_new_refund(&self.0.state.metrics, &refund, asked_at);
+        Ok(Response::new(pb::RefundOrderResponse {
+            refund: Some(refund_message(refund)),
+        }))
+    }
+}
+
+fn refund_message(refund: Refund) -> pb::Refund {
+    pb::Refund {
+        id: refund.id.to_string(),
+        order_id: refund.order_id.to_string(),
+        amount: Some(convert::money(refund.amount)),
+        reason: refund.reason.to_string(),
+        provider: refund.provider,
+        provider_reference: refund.provider_reference,
+        restock: refund.restock,
+        full: refund.full,
+        create_time: Some(convert::timestamp(refund.created_at)),
+    }
+}
+
+fn payment_message(payment: Payment, refunds: Vec<Refund>) -> pb::Payment {
+    let status = match payment.status {
+        PaymentStatus::Succeeded => pb::PaymentStatus::Succeeded,
+        PaymentStatus::Failed => pb::PaymentStatus::Failed,
+    };
+    pb::Payment {
+        id: payment.id.to_string(),
+        order_id: payment.order_id.to_string(),
+        amount: Some(convert::money(payment.amount)),
+        provider: payment.provider.to_string(),
+        reference: payment.reference.to_string(),
+        status: status.into(),
+        failure_reason: payment.failure_reason,
+        create_time: Some(convert::timestamp(payment.created_at)),
+        refunds: refunds.into_iter().map(refund_message).collect(),
     }
 }
 

@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use shop_core::app::AppError;
+use shop_core::{app::AppError, ports::ProviderError};
 use utoipa::ToSchema;
 
 use crate::problem::Problem;
@@ -75,6 +75,19 @@ fn app_status(error: &AppError) -> StatusCode {
         | AppError::Checkout(_)
         | AppError::Conflict => StatusCode::CONFLICT,
         AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        // A payment notification without a valid signature proves nothing.
+        AppError::SignatureRefused(_) => StatusCode::UNAUTHORIZED,
+        AppError::MalformedNotification(_) => StatusCode::BAD_REQUEST,
+        AppError::PaymentProvider(ProviderError::UnsupportedCurrency { .. }) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        // The provider refused what the shop asked: the shop's upstream failed, not the client.
+        AppError::PaymentProvider(ProviderError::Refused { .. }) => StatusCode::BAD_GATEWAY,
+        // 503 makes providers retry a notification they could not have confirmed, and tells
+        // clients to try again.
+        AppError::PaymentProvider(ProviderError::Unavailable { .. }) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -127,6 +140,11 @@ impl IntoResponse for ApiError {
                     "something went wrong on our side".to_owned(),
                     None,
                 )
+            }
+            Self::App(error @ AppError::PaymentProvider(source)) => {
+                // The provider's own words may name accounts or keys' ids: logs only.
+                tracing::warn!(error = %source, "the payment provider failed the request");
+                (error.code(), error.to_string(), None)
             }
             Self::App(error) => (error.code(), error.to_string(), None),
         };

@@ -32,6 +32,16 @@ pub async fn record_metrics(
     state.metrics.http_in_flight.inc();
     let response = next.run(request).await;
     state.metrics.http_in_flight.dec();
+    if shop_core::telemetry::enabled() {
+        // The request span (server.rs) learns its route template and status only here.
+        let span = tracing::Span::current();
+        shop_core::telemetry::rename(&span, format!("{method} {route}"));
+        span.record("http.route", route.as_str());
+        span.record("http.response.status_code", response.status().as_u16());
+        if response.status().is_server_error() {
+            span.record("otel.status_code", "error");
+        }
+    }
     state.metrics.observe_request(
         &method,
         &route,
@@ -41,14 +51,25 @@ pub async fn record_metrics(
     response
 }
 
+/// Where payment providers post their notifications (`/api/v1/payments/{provider}/webhook`).
+const WEBHOOK_PATHS: &str = "/api/v1/payments/";
+
 /// The shared per-client limit (see [`crate::rate_limit`]), answered with 429 and `Retry-After`.
+/// The payment webhooks count in a budget of their own: a provider retrying a burst of
+/// notifications from few addresses must neither be throttled by, nor throttle, customers.
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let ip = rate_limit::client_ip(request.headers(), peer, state.limits.trust_forwarded_for);
-    match rate_limit::check(&state, ip).await {
+    let decision = if request.uri().path().starts_with(WEBHOOK_PATHS) {
+        let limit = state.limits.webhook_rate_limit_per_minute;
+        rate_limit::check_bucket(&state, "webhook-rate-limit", limit, ip).await
+    } else {
+        rate_limit::check(&state, ip).await
+    };
+    match decision {
         Decision::Allow => next.run(request).await,
         Decision::Limit { limit, retry_after } => {
             let retry_after = retry_after.as_secs();
@@ -110,13 +131,15 @@ fn with_security_headers(mut response: Response) -> Response {
 /// come as plain text; give them the same problem body as everything else.
 fn problem_body(response: Response) -> Response {
     let status = response.status();
+    // Problems pass as they are; so do pages (the sandbox payment page's errors are read by
+    // people in a browser).
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| {
-            value
-                .as_bytes()
-                .starts_with(crate::problem::CONTENT_TYPE.as_bytes())
+            let value = value.as_bytes();
+            value.starts_with(crate::problem::CONTENT_TYPE.as_bytes())
+                || value.starts_with(b"text/html")
         });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;

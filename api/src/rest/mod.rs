@@ -19,6 +19,9 @@ pub mod middleware;
 mod notifications;
 #[allow(unused_qualifications)]
 mod orders;
+mod pay_page;
+#[allow(unused_qualifications)]
+pub mod payments;
 mod users;
 
 use axum::Router;
@@ -40,6 +43,7 @@ use crate::server::AppState;
         (name = "catalog", description = "Products and categories (public)"),
         (name = "cart", description = "The signed-in user's cart"),
         (name = "orders", description = "Checkout and orders"),
+        (name = "payments", description = "Paying for orders, and the payment providers' webhooks"),
         (name = "notifications", description = "The signed-in user's in-app notifications"),
         (name = "admin", description = "Shop administration (role admin)"),
     )
@@ -58,17 +62,19 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The `/api/v1` routes and the OpenAPI document that describes them. The handlers carry the
-/// full paths rather than being nested under a prefix: nesting costs a path rewrite on every
-/// request.
+/// The `/api/v1` routes and the OpenAPI document that describes them, plus the sandbox payment
+/// page (`/pay/{token}`, HTML, not in the document). The handlers carry the full paths rather
+/// than being nested under a prefix: nesting costs a path rewrite on every request.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+    let (router, openapi) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(users::routes())
         .merge(catalog::routes())
         .merge(cart::routes())
         .merge(orders::routes())
+        .merge(payments::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
-        .split_for_parts()
+        .split_for_parts();
+    (router.merge(pay_page::routes()), openapi)
 }

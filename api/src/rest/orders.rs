@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    dto::{OrderDto, PageDto, PaymentDto, StatusChangeDto},
+    dto::{OrderDto, PageDto, StatusChangeDto},
     error::{ApiError, ApiResult, ProblemDoc},
     extract::{ApiQuery, SignedIn, json_or_default, path_id},
 };
@@ -25,7 +25,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout, list_orders))
         .routes(routes!(get_order))
         .routes(routes!(order_history))
-        .routes(routes!(order_payments))
         .routes(routes!(cancel_order))
         .routes(routes!(order_invoice))
 }
@@ -152,20 +151,7 @@ async fn order_history(
     ))
 }
 
-/// Payments recorded for the order.
-#[utoipa::path(get, path = "/api/v1/orders/{id}/payments", tag = "orders", security(("bearer" = [])),
-    params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = Vec<PaymentDto>), (status = 404, body = ProblemDoc)))]
-async fn order_payments(
-    State(state): State<AppState>,
-    SignedIn(actor): SignedIn,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<Vec<PaymentDto>>> {
-    let payments = state.shop.list_payments(&actor, order_id(&id)?).await?;
-    Ok(axum::Json(
-        payments.into_iter().map(PaymentDto::from).collect(),
-    ))
-}
+// `GET /orders/{id}/payments` (payments with their refunds) lives in `payments.rs`.
 
 /// Cancel an order that is not yet being fulfilled; its items go back into stock.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),

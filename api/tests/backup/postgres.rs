@@ -280,3 +280,98 @@ async fn interrupted_or_failed_backups_leave_nothing_listed() {
         [format!("{good}.dump.zst"), format!("{good}.json")]
     );
 }
+
+/// `create --verify`: the stored backup is restored into a scratch database right away; the
+/// outcome reaches the report the operator reads, and a backup that fails is kept.
+#[tokio::test]
+async fn create_verify_reports_the_outcome_and_keeps_a_backup_that_fails() {
+    let database = PgDatabase::create().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = dir.path().join("backups");
+    let target = target_url(&store);
+    let env = [("DATABASE_URL", database.url()), JWT_SECRET];
+    assert_ok(
+        &run(shop_api(dir.path(), &env, &["seed", "--demo"]), None).await,
+        "seed",
+    );
+    let report = dir.path().join("report.json");
+    let report_arg = report.display().to_string();
+    let args = [
+        "backup",
+        "create",
+        "--verify",
+        "--target",
+        &target,
+        "--report-file",
+        &report_arg,
+    ];
+    let read_report = || -> serde_json::Value {
+        let text = std::fs::read_to_string(&report).expect("the report is written");
+        assert_eq!(text.lines().count(), 1, "one line: {text:?}");
+        serde_json::from_str(&text).expect("the report is JSON")
+    };
+    let scratch_of = |finished: &crate::common::Finished| {
+        finished
+            .stdout
+            .split_whitespace()
+            .find(|word| word.starts_with("shop_verify_"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("names its scratch database\n{}", finished.transcript()))
+    };
+
+    let good = run(shop_api(dir.path(), &env, &args), None).await;
+    assert_ok(&good, "backup create --verify");
+    let good_id = created_id(&good);
+    assert!(
+        good.stdout
+            .contains(&format!("backup {good_id}: verified: checksum ok")),
+        "{}",
+        good.transcript()
+    );
+    let json = read_report();
+    assert_eq!(json["id"], good_id.as_str(), "{json}");
+    assert_eq!(
+        json["verification"],
+        serde_json::json!({"outcome": "Verified"}),
+        "{json}"
+    );
+    assert!(!scratch_exists(&scratch_of(&good)).await, "scratch dropped");
+
+    // A "pg_dump" that succeeds with garbage: the backup is stored, but cannot be restored.
+    let garbage = fake_pg_dump(dir.path(), "garbage-pg_dump", "exit 0");
+    let garbage = garbage.to_str().expect("UTF-8");
+    let env_garbage = [
+        ("DATABASE_URL", database.url()),
+        JWT_SECRET,
+        ("SHOP_PG_DUMP", garbage),
+    ];
+    let bad = run(shop_api(dir.path(), &env_garbage, &args), None).await;
+    assert_ok(
+        &bad,
+        "backup create --verify of a corrupt backup (stored, so exit 0)",
+    );
+    assert!(!bad.stderr.contains("panicked"), "{}", bad.transcript());
+    let bad_id = created_id(&bad);
+    let json = read_report();
+    assert_eq!(json["id"], bad_id.as_str(), "{json}");
+    assert_eq!(json["verification"]["outcome"], "Failed", "{json}");
+    let message = json["verification"]["message"]
+        .as_str()
+        .expect("why it failed");
+    assert!(
+        message.contains(&format!("backup {bad_id}: verification failed"))
+            && message.contains("pg_restore"),
+        "the verify step's message: {message}"
+    );
+    assert!(
+        bad.stdout.contains("VERIFICATION FAILED"),
+        "{}",
+        bad.transcript()
+    );
+    assert!(!scratch_exists(&scratch_of(&bad)).await, "scratch dropped");
+    // Kept: both backups are listed, newest first.
+    assert_eq!(
+        listed(dir.path(), &env, &store).await,
+        [bad_id.as_str(), good_id.as_str()]
+    );
+}

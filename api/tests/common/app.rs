@@ -45,9 +45,18 @@ pub struct TestAppBuilder {
     tax_basis_points: u32,
     redis_prefix: Option<String>,
     cors_allowed_origins: Vec<String>,
+    /// Further settings, as configuration variables (payment provider, its fake's URLs, ...).
+    vars: Vec<(String, String)>,
 }
 
 impl TestAppBuilder {
+    /// Sets any configuration variable, e.g. `SHOP_PAYMENT_PROVIDER`; wins over the defaults.
+    #[must_use]
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Requests per minute per client under `/api/v1`; 0 (the default) turns the limit off.
     #[must_use]
     pub fn rate_limit(mut self, per_minute: u64) -> Self {
@@ -94,6 +103,9 @@ impl TestAppBuilder {
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", database_url),
             ("SHOP_JWT_SECRET", JWT_SECRET.to_owned()),
+            // Named, as a shop on a database of its own must for the sandbox (see
+            // `PaymentSettings::enabled`).
+            ("SHOP_PAYMENT_PROVIDER", "sandbox".to_owned()),
             ("SHOP_HTTP_ADDR", "127.0.0.1:0".to_owned()),
             ("SHOP_GRPC_ADDR", "127.0.0.1:0".to_owned()),
             ("SHOP_DB_MAX_CONNECTIONS", "5".to_owned()),
@@ -121,6 +133,7 @@ impl TestAppBuilder {
         if redis_prefix.is_some() {
             vars.insert("REDIS_URL".to_owned(), redis_url());
         }
+        vars.extend(self.vars);
         let config = Config::from_vars(vars).expect("a valid test configuration");
         // The embedded workers run as in production, their folders in the temporary directory.
         let mut application = Application::builder(config).grpc_settings(GRPC_SETTINGS);
@@ -212,6 +225,7 @@ impl TestApp {
             tax_basis_points: 0,
             redis_prefix: None,
             cors_allowed_origins: Vec::new(),
+            vars: Vec::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! A customer's journey over REST, shared by the tests that need an order: sign in (the demo
 //! admin of the embedded default, or a newly registered customer), fill the cart, check out, and
-//! record the payment as the admin.
+//! record the payment as the admin (or leave it to a payment provider).
 
 use serde_json::{Value, json};
 
@@ -55,6 +55,24 @@ pub async fn get(server: &Server, token: &str, path: &str) -> (u16, Value) {
 
 /// Fills the cart with a demo product, checks out and has the admin record the full payment.
 pub async fn buy(server: &Server, token: &str, admin: &str) -> Value {
+    let order = place_order(server, token).await;
+    let paid = http()
+        .post(server.url("/api/v1/admin/payments"))
+        .bearer_auth(admin)
+        .json(&json!({
+            "order_id": order["id"], "amount_minor": order["total"]["amount_minor"],
+            "currency": order["total"]["currency"], "provider": "manual",
+            "reference": uuid::Uuid::new_v4().to_string(), "status": "succeeded"
+        }))
+        .send()
+        .await
+        .expect("record the payment");
+    assert_eq!(paid.status(), 201);
+    order
+}
+
+/// Fills the cart with a demo product and checks out; the order waits for payment.
+pub async fn place_order(server: &Server, token: &str) -> Value {
     let (status, products) = get(server, token, "/api/v1/products?limit=1").await;
     assert_eq!(status, 200);
     let product = products["items"][0]["id"]
@@ -77,18 +95,5 @@ pub async fn buy(server: &Server, token: &str, admin: &str) -> Value {
         .await
         .expect("checkout");
     assert_eq!(placed.status(), 201);
-    let order: Value = placed.json().await.expect("an order");
-    let paid = http()
-        .post(server.url("/api/v1/admin/payments"))
-        .bearer_auth(admin)
-        .json(&json!({
-            "order_id": order["id"], "amount_minor": order["total"]["amount_minor"],
-            "currency": order["total"]["currency"], "provider": "manual",
-            "reference": uuid::Uuid::new_v4().to_string(), "status": "succeeded"
-        }))
-        .send()
-        .await
-        .expect("record the payment");
-    assert_eq!(paid.status(), 201);
-    order
+    placed.json().await.expect("an order")
 }

@@ -121,7 +121,10 @@ async fn reflection_lists_and_describes_every_service(backend: Backend) {
             "GetUserOrders",
             "CancelOrder",
             "UpdateOrderStatus",
-            "WatchOrder"
+            "WatchOrder",
+            "StartPayment",
+            "ListPayments",
+            "RefundOrder"
         ]
     );
     let watch = service

@@ -175,6 +175,7 @@ fn protected_routes(some_id: &str) -> Vec<(Method, String, Option<Value>)> {
         (Method::GET, format!("/orders/{id}/history"), None),
         (Method::GET, format!("/orders/{id}/payments"), None),
         (Method::POST, format!("/orders/{id}/cancel"), None),
+        (Method::POST, format!("/orders/{id}/payment"), None),
     ]
 }
 
@@ -234,6 +235,11 @@ fn admin_routes(
                 "order_id": order, "amount_minor": 1, "currency": "USD", "provider": "manual",
                 "reference": "self-paid", "status": "succeeded",
             })),
+        ),
+        (
+            Method::POST,
+            format!("/admin/orders/{order}/refunds"),
+            Some(json!({ "reason": "refund myself", "restock": true })),
         ),
         (Method::GET, "/admin/stats".into(), None),
     ]
@@ -325,6 +331,7 @@ async fn users_cannot_reach_each_others_orders_carts_or_addresses(backend: Backe
         (Method::GET, format!("/orders/{order}/history"), None),
         (Method::GET, format!("/orders/{order}/payments"), None),
         (Method::POST, format!("/orders/{order}/cancel"), None),
+        (Method::POST, format!("/orders/{order}/payment"), None),
         (
             Method::PATCH,
             format!("/cart/items/{ada_line}"),

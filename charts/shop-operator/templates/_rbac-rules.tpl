@@ -53,14 +53,16 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses", "networkpolicies"]
   verbs: ["get", "list", "watch", "patch", "create", "delete"]
-# Not watched: the CRD may be absent, and a watch on a missing kind fails.
+# Not watched: the CRDs may be absent, and a watch on a missing kind fails. ServiceMonitors of
+# Shops and Workers, the PrometheusRule of a Shop's alerts.
 - apiGroups: ["monitoring.coreos.com"]
-  resources: ["servicemonitors"]
+  resources: ["servicemonitors", "prometheusrules"]
   verbs: ["get", "patch", "create", "delete"]
 {{- end }}
 
 {{- define "shop-operator.rules.cluster" -}}
-# Whether its own CRDs and the Prometheus Operator's ServiceMonitor CRD are installed.
+# Whether its own CRDs and the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs are
+# installed.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["get"]

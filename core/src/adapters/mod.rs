@@ -2,6 +2,7 @@
 
 pub mod invoice_files;
 pub mod memory;
+pub mod payments;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;

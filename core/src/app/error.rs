@@ -94,12 +94,43 @@ pub enum AppError {
     TooManyAttempts { retry_after: std::time::Duration },
     #[error("{0}")]
     Rule(String),
+    /// A payment notification's signature is missing, wrong or too old: nothing changed.
+    #[error("{0}")]
+    SignatureRefused(SignatureProblem),
+    /// A signed payment notification that cannot be read: nothing changed.
+    #[error("the notification is malformed: {0}")]
+    MalformedNotification(String),
+    /// The payment provider refused the shop's request or could not be reached; the source is
+    /// logged, never shown.
+    #[error("the payment provider could not handle the request; try again later")]
+    PaymentProvider(#[source] crate::ports::ProviderError),
     /// Storage or another dependency failed; the source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Why a payment notification's signature was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureProblem {
+    #[error("the notification carries no signature")]
+    Missing,
+    #[error("the notification's signature does not match")]
+    Invalid,
+    #[error("the notification's signature is too old")]
+    Stale,
+}
+
+impl SignatureProblem {
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "signature_missing",
+            Self::Invalid => "signature_invalid",
+            Self::Stale => "signature_stale",
+        }
+    }
+}
 
 impl AppError {
     /// Stable machine-readable code, also used as a metric label.
@@ -126,6 +157,15 @@ impl AppError {
             Self::Conflict => "conflict",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Rule(_) => "rule_violated",
+            Self::SignatureRefused(problem) => problem.code(),
+            Self::MalformedNotification(_) => "notification_malformed",
+            Self::PaymentProvider(crate::ports::ProviderError::Refused { .. }) => {
+                "payment_provider_refused"
+            }
+            Self::PaymentProvider(crate::ports::ProviderError::UnsupportedCurrency { .. }) => {
+                "payment_currency_unsupported"
+            }
+            Self::PaymentProvider(_) => "payment_provider_unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -10,8 +10,12 @@ mod error;
 mod orders;
 mod pagination;
 pub mod password;
+mod payment_expiry;
+mod payment_notifications;
+mod payment_sessions;
 mod payments;
 mod records;
+mod refunds;
 mod users;
 mod views;
 
@@ -26,20 +30,24 @@ pub use catalog::{
     AdjustStock, CreateCategory, CreateProduct, ListProducts, SearchProducts, UpdateCategory,
     UpdateProduct, name_sort_key,
 };
-pub use error::{AppError, AppResult, FieldErrors};
+pub use error::{AppError, AppResult, FieldErrors, SignatureProblem};
 pub use orders::{ChangeOrderStatus, Checkout, CheckoutResult, ListOrders};
 pub use pagination::Page;
+pub use payment_notifications::NotificationOutcome;
+pub use payment_sessions::{PaymentSessionView, SandboxPayment};
 pub use payments::RecordPayment;
 pub use records::{ListNotifications, WorkerData};
+pub use refunds::{IDEMPOTENCY_KEY_MAX, ProviderRefund, RefundCommand, valid_idempotency_key};
 pub use users::{
     AddressInput, ChangePassword, ListUsers, RegisterUser, UpdateProfile, UpdateUserAdmin,
 };
 pub use views::{DEFAULT_VIEW_CAPACITY, ProductViews, ViewCounts, ViewWriter};
 
 use crate::{
-    adapters::memory::MemoryKeyValue,
+    adapters::{memory::MemoryKeyValue, payments::sandbox::SandboxProvider},
+    config::PaymentSettings,
     domain::{Role, TaxRate, UserId},
-    ports::{Clock, InvoiceFiles, KeyValueStore, Store, SystemClock},
+    ports::{Clock, InvoiceFiles, KeyValueStore, PaymentProvider, Store, SystemClock},
 };
 
 /// Who is asking. Transports build it from a verified token; the CLI acts as `System`.
@@ -147,6 +155,24 @@ pub struct Shop {
     low_stock_threshold: i64,
     /// Where the invoice PDFs are read from; none until [`Self::with_invoice_files`].
     invoice_files: Option<Arc<dyn InvoiceFiles>>,
+    /// The payment provider and its settings; the sandbox until [`Self::with_payments`].
+    payments: Arc<Payments>,
+}
+
+/// The provider money is taken through, and how.
+#[derive(Debug)]
+struct Payments {
+    provider: Arc<dyn PaymentProvider>,
+    settings: PaymentSettings,
+}
+
+impl Payments {
+    fn sandbox(settings: PaymentSettings) -> Self {
+        Self {
+            provider: Arc::new(SandboxProvider::from_settings(&settings)),
+            settings,
+        }
+    }
 }
 
 impl std::fmt::Debug for Shop {
@@ -171,7 +197,28 @@ impl Shop {
             views: None,
             low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
             invoice_files: None,
+            payments: Arc::new(Payments::sandbox(PaymentSettings::default())),
         }
+    }
+
+    /// Takes payments through `provider` (see
+    /// [`provider_from_settings`](crate::adapters::payments::provider_from_settings)).
+    #[must_use]
+    pub fn with_payments(
+        mut self,
+        provider: Arc<dyn PaymentProvider>,
+        settings: PaymentSettings,
+    ) -> Self {
+        self.payments = Arc::new(Payments { provider, settings });
+        self
+    }
+
+    pub fn payment_provider(&self) -> &Arc<dyn PaymentProvider> {
+        &self.payments.provider
+    }
+
+    pub fn payment_settings(&self) -> &PaymentSettings {
+        &self.payments.settings
     }
 
     /// A sale that leaves a product with this many units or fewer (coming from more) emits

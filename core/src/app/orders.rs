@@ -41,6 +41,8 @@ pub struct ChangeOrderStatus {
 type IdempotencyKey = Text<1, 255>;
 
 impl Shop {
+    /// A span of its own in traces (debug level: not in the logs at `info`).
+    #[tracing::instrument(level = "debug", name = "checkout", skip_all)]
     pub async fn checkout(&self, actor: &Actor, command: Checkout) -> AppResult<CheckoutResult> {
         let user_id = actor.user_id()?;
         let mut errors = FieldErrors::default();
@@ -200,6 +202,7 @@ impl Shop {
                 order_id: order.id,
                 user_id: order.user_id,
                 previous_status: order.status,
+                reason: crate::domain::CancelReason::Requested,
             });
         }
         Ok(OrderTransition {

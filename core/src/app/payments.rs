@@ -4,10 +4,11 @@
 use super::{Actor, AppError, AppResult, FieldErrors, Shop};
 use crate::{
     domain::{
-        DomainEvent, Money, OrderId, OrderStatus, Payment, PaymentId, PaymentStatus,
+        DomainEvent, Money, Order, OrderId, OrderStatus, OutboxEvent, Payment, PaymentId,
+        PaymentStatus,
         payment::{FailureReason, ProviderName, ProviderReference},
     },
-    ports::StoreError,
+    ports::{OrderTransition, StoreError},
 };
 
 #[derive(Debug, Clone, Default)]
@@ -99,31 +100,10 @@ impl Shop {
                 .map(|reason| reason.to_string()),
             created_at: now,
         };
-        let (transition, event) = match status {
-            PaymentStatus::Succeeded => {
-                let transition = self.transition_for(actor, &order, OrderStatus::Paid)?;
-                let paid = DomainEvent::OrderPaid {
-                    order_id,
-                    user_id: order.user_id,
-                    payment_id: payment.id,
-                    amount_minor: amount.amount_minor(),
-                    currency: amount.currency().code().to_owned(),
-                };
-                (Some(transition), paid)
-            }
-            PaymentStatus::Failed => {
-                let failed = DomainEvent::PaymentFailed {
-                    order_id,
-                    user_id: order.user_id,
-                    payment_id: payment.id,
-                    reason: payment.failure_reason.clone().unwrap_or_default(),
-                };
-                (None, failed)
-            }
-        };
+        let (transition, events) = self.payment_effect(actor, &order, &payment)?;
         match self
             .store
-            .record_payment(&payment, transition.as_ref(), &[event.into_outbox(now)])
+            .record_payment(&payment, transition.as_ref(), &events)
             .await
         {
             Ok(()) => Ok(payment),
@@ -135,6 +115,59 @@ impl Shop {
                 .ok_or(AppError::Conflict),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// What recording `payment` does: a success pays the order (its transition, `OrderPaid` and
+    /// `PaymentSucceeded`), a failure says so (`PaymentFailed`). Shared by staff records and
+    /// provider notifications, so both write exactly the same.
+    pub(super) fn payment_effect(
+        &self,
+        actor: &Actor,
+        order: &Order,
+        payment: &Payment,
+    ) -> AppResult<(Option<OrderTransition>, Vec<OutboxEvent>)> {
+        let amount = payment.amount;
+        Ok(match payment.status {
+            PaymentStatus::Succeeded => {
+                let transition = self.transition_for(actor, order, OrderStatus::Paid)?;
+                let events = [
+                    DomainEvent::OrderPaid {
+                        order_id: order.id,
+                        user_id: order.user_id,
+                        payment_id: payment.id,
+                        amount_minor: amount.amount_minor(),
+                        currency: amount.currency().code().to_owned(),
+                    },
+                    DomainEvent::PaymentSucceeded {
+                        order_id: order.id,
+                        user_id: order.user_id,
+                        payment_id: payment.id,
+                        provider: payment.provider.to_string(),
+                        reference: payment.reference.to_string(),
+                        amount_minor: amount.amount_minor(),
+                        currency: amount.currency().code().to_owned(),
+                        late: false,
+                    },
+                ];
+                let at = transition.at;
+                (
+                    Some(transition),
+                    events
+                        .into_iter()
+                        .map(|event| event.into_outbox(at))
+                        .collect(),
+                )
+            }
+            PaymentStatus::Failed => {
+                let failed = DomainEvent::PaymentFailed {
+                    order_id: order.id,
+                    user_id: order.user_id,
+                    payment_id: payment.id,
+                    reason: payment.failure_reason.clone().unwrap_or_default(),
+                };
+                (None, vec![failed.into_outbox(payment.created_at)])
+            }
+        })
     }
 
     pub async fn list_payments(&self, actor: &Actor, order_id: OrderId) -> AppResult<Vec<Payment>> {

@@ -6,6 +6,7 @@
 //! [`Config::settings`] lists them (the file's keys are checked against that list, and a test
 //! checks the README's tables against it).
 
+mod payments;
 mod source;
 mod workers;
 
@@ -16,6 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::domain::TaxRate;
 use source::{CONFIG_FILE, Source};
 
+pub use payments::{
+    MidtransEnvironment, MidtransSettings, PaymentSettings, StripeSettings, parse_duration,
+};
 pub use source::{Setting, SettingDefault};
 pub use workers::{
     DEFAULT_INVOICE_DIR, DEFAULT_MAIL_DIR, DEFAULT_SELLER, EmailSettings, InvoiceSettings,
@@ -137,6 +141,10 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// Requests per minute per client IP on `/api/v1`; 0 turns the limit off.
     pub rate_limit_per_minute: u64,
+    /// Requests per minute per client IP on the payment webhooks, counted apart from
+    /// `rate_limit_per_minute` so a provider's burst of retries never eats the customers' budget;
+    /// 0 turns the limit off.
+    pub webhook_rate_limit_per_minute: u64,
     /// Use the first `X-Forwarded-For` address as the client IP (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Origins allowed by CORS; empty means no cross-origin access.
@@ -156,6 +164,8 @@ pub struct Config {
     pub backup_report_file: Option<PathBuf>,
     /// The workers' settings, for `shop-workers` and the workers embedded in `shop-api`.
     pub workers: WorkerSettings,
+    /// The payment provider, its keys and the time an order may wait for its payment.
+    pub payments: PaymentSettings,
 }
 
 impl Config {
@@ -272,6 +282,11 @@ impl Config {
                 "100",
                 0..=1_000_000,
             )?,
+            webhook_rate_limit_per_minute: source.parse_in(
+                "SHOP_WEBHOOK_RATE_LIMIT_PER_MINUTE",
+                "600",
+                0..=1_000_000,
+            )?,
             trust_forwarded_for: source.parse("SHOP_TRUST_FORWARDED_FOR", "false")?,
             cors_allowed_origins: {
                 let (origins, origin) = source.list("SHOP_CORS_ALLOWED_ORIGINS");
@@ -314,6 +329,7 @@ impl Config {
             pg_dump: source.string("SHOP_PG_DUMP", "pg_dump").0,
             pg_restore: source.string("SHOP_PG_RESTORE", "pg_restore").0,
             workers: WorkerSettings::read(source)?,
+            payments: PaymentSettings::read(source, !database_is_default)?,
         })
     }
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{EventId, Order, OrderId, OrderStatus, PaymentId, ProductId, UserId};
+use super::{EventId, Order, OrderId, OrderStatus, PaymentId, ProductId, RefundId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderLineEvent {
@@ -14,6 +14,18 @@ pub struct OrderLineEvent {
     pub sku: String,
     pub quantity: i64,
     pub unit_price_minor: i64,
+}
+
+/// Why an order was cancelled. Consumers read a payload without `reason` (written before it
+/// existed) as [`CancelReason::Requested`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// A customer or staff cancelled it.
+    #[default]
+    Requested,
+    /// Left in `pending_payment` longer than `SHOP_PAYMENT_TIMEOUT`.
+    PaymentExpired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +55,7 @@ pub enum DomainEvent {
         order_id: OrderId,
         user_id: UserId,
         previous_status: OrderStatus,
+        reason: CancelReason,
     },
     OrderPaid {
         order_id: OrderId,
@@ -56,6 +69,30 @@ pub enum DomainEvent {
         user_id: UserId,
         payment_id: PaymentId,
         reason: String,
+    },
+    /// A provider (or staff) took the order's money; written with `OrderPaid`, in its
+    /// transaction (unless `late`), with who took it.
+    PaymentSucceeded {
+        order_id: OrderId,
+        user_id: UserId,
+        payment_id: PaymentId,
+        provider: String,
+        reference: String,
+        amount_minor: i64,
+        currency: String,
+        /// Taken for an order that was no longer payable (cancelled or expired): written alone,
+        /// without `OrderPaid`; staff refund it.
+        late: bool,
+    },
+    /// Money went back to the customer; `full` when the order is now refunded entirely.
+    PaymentRefunded {
+        order_id: OrderId,
+        user_id: UserId,
+        refund_id: RefundId,
+        amount_minor: i64,
+        currency: String,
+        reason: String,
+        full: bool,
     },
     /// A sale left a product's stock at or below the low-stock threshold.
     StockLow {
@@ -116,6 +153,8 @@ impl DomainEvent {
             Self::OrderCancelled { .. } => "dev.shop.order.cancelled.v1",
             Self::OrderPaid { .. } => "dev.shop.order.paid.v1",
             Self::PaymentFailed { .. } => "dev.shop.payment.failed.v1",
+            Self::PaymentSucceeded { .. } => "dev.shop.payment.succeeded.v1",
+            Self::PaymentRefunded { .. } => "dev.shop.payment.refunded.v1",
             Self::StockLow { .. } => "dev.shop.stock.low.v1",
             Self::ProductViewed { .. } => "dev.shop.product.viewed.v1",
             Self::CartUpdated { .. } => "dev.shop.cart.updated.v1",
@@ -132,6 +171,8 @@ impl DomainEvent {
             | Self::OrderCancelled { order_id, .. }
             | Self::OrderPaid { order_id, .. }
             | Self::PaymentFailed { order_id, .. }
+            | Self::PaymentSucceeded { order_id, .. }
+            | Self::PaymentRefunded { order_id, .. }
             | Self::InvoiceCreated { order_id, .. } => format!("orders/{order_id}"),
             Self::StockLow { product_id, .. } | Self::ProductViewed { product_id, .. } => {
                 format!("products/{product_id}")
@@ -147,6 +188,8 @@ impl DomainEvent {
             subject: self.subject(),
             payload: serde_json::to_value(&self).unwrap_or(serde_json::Value::Null),
             occurred_at,
+            // Taken here, where every command builds its rows, so callers need not pass it.
+            traceparent: crate::telemetry::current_traceparent(),
         }
     }
 }
@@ -159,6 +202,9 @@ pub struct OutboxEvent {
     pub subject: String,
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the span that wrote it (`None` when tracing is off); the relay
+    /// publishes it as the CloudEvents distributed-tracing extension.
+    pub traceparent: Option<String>,
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ macro_rules! typed_id {
 }
 
 typed_id!(
-    UserId, AddressId, CategoryId, ProductId, CartItemId, OrderId, PaymentId, EventId
+    UserId, AddressId, CategoryId, ProductId, CartItemId, OrderId, PaymentId, EventId, RefundId
 );
 
 #[cfg(test)]

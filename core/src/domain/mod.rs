@@ -12,16 +12,20 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod refund;
 pub mod text;
 pub mod user;
 
 pub use address::{Address, AddressFields, AddressSnapshot, CountryCode};
 pub use cart::{CartItem, CartLine, Quantity};
 pub use catalog::{Category, Product, Sku, Slug, Stock};
-pub use events::{DomainEvent, OutboxEvent};
-pub use ids::{AddressId, CartItemId, CategoryId, EventId, OrderId, PaymentId, ProductId, UserId};
+pub use events::{CancelReason, DomainEvent, OutboxEvent};
+pub use ids::{
+    AddressId, CartItemId, CategoryId, EventId, OrderId, PaymentId, ProductId, RefundId, UserId,
+};
 pub use money::{Currency, Money, MoneyError, TaxRate};
 pub use order::{Order, OrderItem, OrderStatus, TransitionError};
 pub use payment::{Payment, PaymentStatus};
+pub use refund::Refund;
 pub use text::{InvalidValue, Text};
 pub use user::{Email, Password, PasswordHash, PersonName, Role, User};

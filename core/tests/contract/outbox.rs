@@ -89,6 +89,10 @@ async fn attempts(t: &TestShop, event: &OutboxEvent) -> i64 {
     }
 }
 
+async fn oldest_pending(t: &TestShop) -> Option<chrono::DateTime<Utc>> {
+    t.store().oldest_pending_at().await.expect("oldest pending")
+}
+
 fn viewed(at_offset_ms: i64) -> OutboxEvent {
     DomainEvent::ProductViewed {
         product_id: shop_core::domain::ProductId::new(),
@@ -153,6 +157,7 @@ async fn publishing_marks_events_once_oldest_first(t: TestShop) {
         .await
         .expect("append");
     assert_eq!(t.store().pending_count().await.expect("count"), 3);
+    assert_eq!(oldest_pending(&t).await, Some(oldest.occurred_at));
 
     let down = Recorder {
         failing: true,
@@ -176,6 +181,7 @@ async fn publishing_marks_events_once_oldest_first(t: TestShop) {
             .expect("publish"),
         2
     );
+    assert_eq!(oldest_pending(&t).await, Some(newest.occurred_at));
     assert_eq!(
         t.store()
             .publish_pending(2, &broker)
@@ -195,6 +201,7 @@ async fn publishing_marks_events_once_oldest_first(t: TestShop) {
         [&oldest, &middle, &newest].map(|event| event.id.to_string())
     );
     assert_eq!(t.store().pending_count().await.expect("count"), 0);
+    assert_eq!(oldest_pending(&t).await, None, "nothing waits");
     assert!(
         t.store()
             .pending_events(10)

@@ -6,8 +6,10 @@
 //! | `order.placed` | order confirmation: lines, subtotal, tax and total in the order's currency |
 //! | `order.paid` | payment received |
 //! | `order.status_changed` to `shipped` | shipped (other changes send nothing) |
-//! | `order.cancelled` | cancelled |
+//! | `order.cancelled` | cancelled; with reason `payment_expired`: "payment time ran out" |
 //! | `invoice.created` | the invoice, its PDF attached (fetched through [`InvoiceFiles`]) |
+//! | `payment.failed` | payment failed, with the reason (the order waits for another try) |
+//! | `payment.refunded` | refund issued: the amount, and whether the order is refunded in full |
 //!
 //! The recipient is read from `users` by the event's user id (an unknown user rejects the event).
 //! Messages are sent over SMTP ([`Settings`]) or, without `SHOP_SMTP_HOST`, written as `.eml`
@@ -46,7 +48,7 @@ pub use templates::Template;
 
 use crate::{
     handler::{Handler, HandlerError, claim, payload},
-    payloads::{OrderPaid, OrderStatusChanged},
+    payloads::{OrderCancelled, OrderPaid, OrderStatusChanged, PaymentFailed, PaymentRefunded},
     writable::ensure_writable_dir,
 };
 
@@ -56,6 +58,8 @@ pub const ORDER_PAID: &str = "dev.shop.order.paid.v1";
 pub const ORDER_STATUS_CHANGED: &str = "dev.shop.order.status_changed.v1";
 pub const ORDER_CANCELLED: &str = "dev.shop.order.cancelled.v1";
 pub const INVOICE_CREATED: &str = "dev.shop.invoice.created.v1";
+pub const PAYMENT_FAILED: &str = "dev.shop.payment.failed.v1";
+pub const PAYMENT_REFUNDED: &str = "dev.shop.payment.refunded.v1";
 
 /// The shop's name in messages.
 const SHOP_NAME: &str = "Shop";
@@ -154,13 +158,6 @@ struct OrderLine {
 }
 
 #[derive(Debug, Deserialize)]
-struct OrderCancelled {
-    order_id: String,
-    user_id: String,
-    previous_status: String,
-}
-
-#[derive(Debug, Deserialize)]
 struct InvoiceCreated {
     order_id: String,
     user_id: String,
@@ -193,6 +190,10 @@ struct Context {
     was_paid: bool,
     invoice_number: String,
     attached: bool,
+    /// Why a payment failed or money was refunded.
+    reason: String,
+    /// The refund completes the order's.
+    full: bool,
 }
 
 /// One message to send for an event.
@@ -306,14 +307,41 @@ impl Plan {
             }
             ORDER_CANCELLED => {
                 let cancelled: OrderCancelled = payload(event)?;
-                let mut plan = order(
-                    Template::OrderCancelled,
-                    "Cancelled: order",
-                    &cancelled.order_id,
-                    &cancelled.user_id,
-                )?;
+                let (template, subject) = if cancelled.expired() {
+                    (
+                        Template::OrderExpired,
+                        "Cancelled, payment time ran out: order",
+                    )
+                } else {
+                    (Template::OrderCancelled, "Cancelled: order")
+                };
+                let mut plan = order(template, subject, &cancelled.order_id, &cancelled.user_id)?;
                 plan.context.was_paid =
                     matches!(cancelled.previous_status.as_str(), "paid" | "fulfilling");
+                plan
+            }
+            PAYMENT_FAILED => {
+                let failed: PaymentFailed = payload(event)?;
+                let mut plan = order(
+                    Template::PaymentFailed,
+                    "Payment failed for order",
+                    &failed.order_id,
+                    &failed.user_id,
+                )?;
+                plan.context.reason = failed.reason;
+                plan
+            }
+            PAYMENT_REFUNDED => {
+                let refunded: PaymentRefunded = payload(event)?;
+                let mut plan = order(
+                    Template::RefundIssued,
+                    "Refund issued for order",
+                    &refunded.order_id,
+                    &refunded.user_id,
+                )?;
+                plan.context.amount = money(event, refunded.amount_minor, &refunded.currency)?;
+                plan.context.reason = refunded.reason;
+                plan.context.full = refunded.full;
                 plan
             }
             INVOICE_CREATED => {

@@ -14,7 +14,11 @@ pub enum Template {
     OrderPaid,
     OrderShipped,
     OrderCancelled,
+    /// Cancelled because the payment time ran out.
+    OrderExpired,
     Invoice,
+    PaymentFailed,
+    RefundIssued,
 }
 
 impl Template {
@@ -26,7 +30,10 @@ impl Template {
             Self::OrderPaid => "order_paid",
             Self::OrderShipped => "order_shipped",
             Self::OrderCancelled => "order_cancelled",
+            Self::OrderExpired => "order_expired",
             Self::Invoice => "invoice",
+            Self::PaymentFailed => "payment_failed",
+            Self::RefundIssued => "refund_issued",
         }
     }
 }
@@ -51,6 +58,12 @@ const SOURCES: &[(&str, &str)] = embedded!(
     "order_cancelled.txt",
     "invoice.html",
     "invoice.txt",
+    "order_expired.html",
+    "order_expired.txt",
+    "payment_failed.html",
+    "payment_failed.txt",
+    "refund_issued.html",
+    "refund_issued.txt",
 );
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -94,6 +107,7 @@ mod tests {
             }],
             "subtotal": "2.00 EUR", "tax": "0.00 EUR", "total": "2.00 EUR", "amount": "2.00 EUR",
             "was_paid": true, "invoice_number": "INV-1", "attached": true,
+            "reason": "<card declined>", "full": true,
         });
         for template in [
             Template::Welcome,
@@ -101,7 +115,10 @@ mod tests {
             Template::OrderPaid,
             Template::OrderShipped,
             Template::OrderCancelled,
+            Template::OrderExpired,
             Template::Invoice,
+            Template::PaymentFailed,
+            Template::RefundIssued,
         ] {
             let (html, text) = render(template, &context).expect("renders");
             assert!(html.contains("&lt;Ada&gt;"), "{html}");

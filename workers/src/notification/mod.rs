@@ -1,6 +1,9 @@
 //! The notification worker: an in-app notification (`notifications`) for each event that concerns
-//! a customer (order placed, paid, status changed, cancelled; payment failed), written in the
-//! transaction that records the event as processed, so a duplicate event makes one notification.
+//! a customer (order placed, paid, status changed, cancelled or expired; payment failed,
+//! refunded), written in the transaction that records the event as processed, so a duplicate
+//! event makes one notification. A succeeded payment is told by `order.paid` ("Payment
+//! received"), which is written in the same transaction as `payment.succeeded`: the latter makes
+//! no second notification.
 //!
 //! After the notification is stored it is pushed to every webhook endpoint configured in
 //! `SHOP_NOTIFY_WEBHOOK_URLS` (push or SMS gateways), signed with `SHOP_NOTIFY_WEBHOOK_SECRET`;
@@ -26,7 +29,7 @@ use shop_core::{
 use self::webhook::Webhooks;
 use crate::{
     handler::{Handler, HandlerError, claim, payload},
-    payloads::{OrderPaid, OrderStatusChanged},
+    payloads::{OrderCancelled, OrderPaid, OrderStatusChanged, PaymentFailed, PaymentRefunded},
 };
 
 pub const ORDER_PLACED: &str = "dev.shop.order.placed.v1";
@@ -34,6 +37,7 @@ pub const ORDER_PAID: &str = "dev.shop.order.paid.v1";
 pub const ORDER_STATUS_CHANGED: &str = "dev.shop.order.status_changed.v1";
 pub const ORDER_CANCELLED: &str = "dev.shop.order.cancelled.v1";
 pub const PAYMENT_FAILED: &str = "dev.shop.payment.failed.v1";
+pub const PAYMENT_REFUNDED: &str = "dev.shop.payment.refunded.v1";
 
 /// The notification worker's handler.
 #[derive(Debug, Clone)]
@@ -65,19 +69,6 @@ struct OrderPlaced {
     user_id: String,
     currency: String,
     total_minor: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderCancelled {
-    order_id: String,
-    user_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct PaymentFailed {
-    order_id: String,
-    user_id: String,
-    reason: String,
 }
 
 impl Draft {
@@ -176,10 +167,25 @@ impl Draft {
             }
             ORDER_CANCELLED => {
                 let cancelled: OrderCancelled = payload(event)?;
+                let expired = cancelled.expired();
                 Self {
-                    title: "Order cancelled".to_owned(),
-                    body: format!("Your order {} was cancelled.", short(&cancelled.order_id)),
-                    data: serde_json::json!({ "order_id": cancelled.order_id }),
+                    title: if expired {
+                        "Order cancelled: payment time ran out".to_owned()
+                    } else {
+                        "Order cancelled".to_owned()
+                    },
+                    body: if expired {
+                        format!(
+                            "Your order {} was cancelled: its payment did not arrive in time.",
+                            short(&cancelled.order_id)
+                        )
+                    } else {
+                        format!("Your order {} was cancelled.", short(&cancelled.order_id))
+                    },
+                    data: serde_json::json!({
+                        "order_id": cancelled.order_id,
+                        "reason": cancelled.reason.as_deref().unwrap_or("requested"),
+                    }),
                     user_id: cancelled.user_id,
                     kind: "order_cancelled",
                 }
@@ -199,6 +205,31 @@ impl Draft {
                     }),
                     user_id: failed.user_id,
                     kind: "payment_failed",
+                }
+            }
+            PAYMENT_REFUNDED => {
+                let refunded: PaymentRefunded = payload(event)?;
+                Self {
+                    title: if refunded.full {
+                        "Order refunded".to_owned()
+                    } else {
+                        "Partial refund".to_owned()
+                    },
+                    body: format!(
+                        "We refunded {} for order {}{}.",
+                        money(refunded.amount_minor, &refunded.currency),
+                        short(&refunded.order_id),
+                        if refunded.full { " in full" } else { "" }
+                    ),
+                    data: serde_json::json!({
+                        "order_id": refunded.order_id,
+                        "amount_minor": refunded.amount_minor,
+                        "currency": refunded.currency,
+                        "reason": refunded.reason,
+                        "full": refunded.full,
+                    }),
+                    user_id: refunded.user_id,
+                    kind: "payment_refunded",
                 }
             }
             _ => return Ok(None),

@@ -112,6 +112,8 @@ pub fn event(
         time,
         datacontenttype: "application/json".to_owned(),
         data,
+        traceparent: None,
+        tracestate: None,
     }
 }
 

@@ -12,25 +12,26 @@ mod postgres;
 mod retention;
 mod sqlite;
 mod target;
+mod verify;
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use chrono::Utc;
 use shop_core::config::{Config, DatabaseUrl};
-use sqlx::{Connection as _, Executor as _};
 
 use self::{
     manifest::{check_integrity, compare_counts, new_id},
-    postgres::{create_postgres, pg_connect},
+    postgres::create_postgres,
     retention::{Policy, prune},
     sqlite::create_sqlite,
     target::Target,
+    verify::{Verification, verify, verify_created},
 };
 use super::describe_database;
 use crate::{
     UsageError,
-    cli::{BackupCommand, CreateBackupArgs, ListBackupsArgs, RestoreBackupArgs, VerifyBackupArgs},
+    cli::{BackupCommand, CreateBackupArgs, ListBackupsArgs, RestoreBackupArgs},
     output::say,
 };
 
@@ -112,8 +113,14 @@ async fn create(config: &Config, args: CreateBackupArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         manifest.sha256
     ));
+    // Verified after it is stored, from the stored copy: what a restore would read.
+    let verification = if args.verify {
+        Some(verify_created(config, &target, &manifest).await)
+    } else {
+        None
+    };
     if let Some(path) = &args.report_file {
-        write_report(path, &target, &manifest);
+        write_report(path, &target, &manifest, verification);
     }
     if let Some(policy) = policy {
         prune(&target, &policy, Utc::now()).await?;
@@ -131,11 +138,19 @@ struct Report<'a> {
     location: String,
     size_bytes: u64,
     created_at: chrono::DateTime<Utc>,
+    /// Only with `--verify`: readers of older reports find no such field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<Verification>,
 }
 
 /// Writes the report. A failure is only a warning: the backup itself is complete and stored, and
 /// failing the command would make a Job retry it and store a second copy.
-fn write_report(path: &Path, target: &Target, manifest: &manifest::Manifest) {
+fn write_report(
+    path: &Path,
+    target: &Target,
+    manifest: &manifest::Manifest,
+    verification: Option<Verification>,
+) {
     let location = if target.remote.is_some() {
         format!("{}/{}", target.url.trim_end_matches('/'), manifest.file)
     } else {
@@ -148,6 +163,7 @@ fn write_report(path: &Path, target: &Target, manifest: &manifest::Manifest) {
         location,
         size_bytes: manifest.size_bytes,
         created_at: manifest.created_at,
+        verification,
     };
     let written = serde_json::to_string(&report)
         .map_err(anyhow::Error::from)
@@ -211,7 +227,7 @@ fn human_size(bytes: u64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// restore and verify
+// restore (verify.rs restores into a scratch database)
 
 async fn restore(config: &Config, args: RestoreBackupArgs) -> anyhow::Result<()> {
     let target = Target::resolve(config, &args.target)?;
@@ -260,67 +276,6 @@ async fn restore_into(
         return sqlite::restore_into(data, to, force).await;
     }
     postgres::restore_into(config, data, to, force).await
-}
-
-async fn verify(config: &Config, args: VerifyBackupArgs) -> anyhow::Result<()> {
-    let target = Target::resolve(config, &args.target)?;
-    let manifest = target.find(&args.id).await?;
-    say(format!("backup {}: checking its SHA-256", manifest.id));
-    let data = target.fetch(&manifest).await?;
-    check_integrity(&data, &manifest)?;
-    let started = Instant::now();
-    let counts = if manifest.backend == "sqlite" {
-        let scratch = target.path(&format!(".verify-{}.sqlite", uuid::Uuid::new_v4().simple()));
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", scratch.display()))
-            .map_err(|e| anyhow!(e))?;
-        say(format!(
-            "backup {}: restoring into a scratch file",
-            manifest.id
-        ));
-        let counts = restore_into(config, &data, &url, false).await;
-        let _ = std::fs::remove_file(&scratch);
-        counts
-    } else {
-        if config.database_url.is_sqlite() {
-            return Err(usage(format!(
-                "backup {}: verifying a Postgres backup needs DATABASE_URL to name a Postgres \
-                 server, where a scratch database is created",
-                manifest.id
-            )));
-        }
-        let server = config.database_url.expose().to_owned();
-        let name = format!("shop_verify_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = pg_connect(&server).await?;
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .with_context(|| format!("cannot create the scratch database {name}"))?;
-        say(format!(
-            "backup {}: restoring into the scratch database {name}",
-            manifest.id
-        ));
-        let url = config.database_url.with_database(&name);
-        let counts = restore_into(config, &data, &url, false).await;
-        let dropped = admin
-            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-            .await;
-        if let Err(error) = dropped {
-            tracing::warn!(database = %name, %error, "cannot drop the scratch database");
-        }
-        let _ = admin.close().await;
-        counts
-    }
-    .with_context(|| format!("backup {}: verification failed", manifest.id))?;
-    compare_counts(&manifest, &counts)?;
-    say(format!(
-        "backup {}: verified: checksum ok, restored {} tables, {} rows in {:.1} s; row counts \
-         match the manifest",
-        manifest.id,
-        counts.len(),
-        counts.values().sum::<i64>(),
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(())
 }
 
 /// The number of rows of every table `list` names (a query returning table names), each table

@@ -4,7 +4,7 @@
 //! - [`dialect`]: what differs between the backends, as data (filled in by
 //!   [`postgres`](super::postgres) and [`sqlite`](super::sqlite));
 //! - one module per port: [`users`], [`catalog`], [`carts`], [`orders`] (with [`checkout`] and
-//!   [`payments`]), [`outbox`]; for the workers [`events`] (processed messages and the
+//!   [`payments`]), [`refunds`] (with the unpaid-order sweeper), [`outbox`]; for the workers [`events`] (processed messages and the
 //!   transaction of one event's handling), [`notifications`], [`invoices`], [`analytics`];
 //! - [`rows`]: rows as both backends return them, parsed into domain values;
 //! - `queries/`: the longer statements, as `.sql` files (per backend where they differ).
@@ -21,6 +21,7 @@ mod notifications;
 mod orders;
 mod outbox;
 mod payments;
+mod refunds;
 mod rows;
 mod users;
 

@@ -4,17 +4,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::{
     Conn, Sql, SqlStore, Tx, Value,
-    catalog::StockMovement,
     checkout::replay,
     outbox::insert_events,
+    refunds::return_stock,
     rows::{OrderItemRow, OrderRow, StatusChangeRow, assemble_orders},
 };
 use crate::{
-    domain::{Order, OrderId, OutboxEvent, Payment, ProductId},
+    domain::{Order, OrderId, OutboxEvent, Payment},
     ports::{
         CheckoutOutcome, CheckoutRequest, DaySales, OrderQuery, OrderStore, OrderTransition,
         SalesStats, StatusChange, StoreError, StoreResult, TopProduct,
@@ -85,31 +84,14 @@ pub(super) async fn apply_transition(tx: &mut Tx, transition: &OrderTransition) 
         });
     }
     if transition.to.returns_stock() {
-        let items: Vec<(Uuid, i64)> = Sql::new(
-            "SELECT product_id, quantity FROM order_items WHERE order_id = $1 \
-             ORDER BY product_id",
+        return_stock(
+            tx,
+            &[order_id],
+            "order cancelled",
+            transition.actor,
+            transition.at,
         )
-        .bind(order_id.as_uuid())
-        .fetch_all(&mut *tx)
         .await?;
-        for (product_id, quantity) in items {
-            Sql::new("UPDATE products SET stock = stock + $2, updated_at = $3 WHERE id = $1")
-                .bind(product_id)
-                .bind(quantity)
-                .bind(transition.at)
-                .execute(&mut *tx)
-                .await?;
-            StockMovement {
-                product_id: ProductId::from_uuid(product_id),
-                delta: quantity,
-                reason: "order cancelled",
-                actor: transition.actor,
-                order_id: Some(order_id),
-                at: transition.at,
-            }
-            .record(tx)
-            .await?;
-        }
     }
     let change = StatusChange {
         from: Some(transition.from),

@@ -22,6 +22,7 @@ pub(crate) async fn insert_events(tx: &mut Tx, events: &[OutboxEvent]) -> StoreR
             .bind(event.subject.as_str())
             .bind(&event.payload)
             .bind(event.occurred_at)
+            .bind(event.traceparent.as_deref())
             .execute(&mut *tx)
             .await?;
     }
@@ -55,6 +56,14 @@ impl OutboxStore for SqlStore {
             .fetch_one(&self.db)
             .await?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn oldest_pending_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let oldest: Option<(DateTime<Utc>,)> =
+            Sql::new(include_str!("queries/outbox/oldest_pending.sql"))
+                .fetch_optional(&self.db)
+                .await?;
+        Ok(oldest.map(|(occurred_at,)| occurred_at))
     }
 
     async fn append_events(&self, events: &[OutboxEvent]) -> StoreResult<()> {

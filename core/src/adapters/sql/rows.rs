@@ -23,7 +23,11 @@ fn corrupt(table: &str, column: &str, error: InvalidValue) -> StoreError {
     StoreError::Backend(format!("stored {table}.{column} is invalid: {error}").into())
 }
 
-fn parse<T>(table: &str, column: &str, result: Result<T, InvalidValue>) -> Result<T, StoreError> {
+pub(super) fn parse<T>(
+    table: &str,
+    column: &str,
+    result: Result<T, InvalidValue>,
+) -> Result<T, StoreError> {
     result.map_err(|error| corrupt(table, column, error))
 }
 
@@ -140,7 +144,7 @@ pub(super) struct ProductRow {
     updated_at: DateTime<Utc>,
 }
 
-fn money(
+pub(super) fn money(
     table: &str,
     column: &str,
     amount_minor: i64,
@@ -337,6 +341,7 @@ pub(super) struct OutboxRow {
     subject: String,
     payload: Json<serde_json::Value>,
     occurred_at: DateTime<Utc>,
+    traceparent: Option<String>,
 }
 
 impl OutboxRow {
@@ -353,6 +358,7 @@ impl From<OutboxRow> for OutboxEvent {
             subject: row.subject,
             payload: row.payload.0,
             occurred_at: row.occurred_at,
+            traceparent: row.traceparent,
         }
     }
 }

@@ -1,0 +1,3 @@
+SELECT order_id, product_id, quantity
+FROM order_items
+WHERE order_id IN
