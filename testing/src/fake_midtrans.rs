@@ -143,6 +143,17 @@ impl FakeMidtrans {
         transaction.fraud_status = fraud_status.map(str::to_owned);
     }
 
+    /// Makes Midtrans report `gross_rupiah` as `order_id`'s amount from now on (in notifications
+    /// and status answers), as if another amount had been charged than the shop asked for.
+    pub fn set_gross_amount(&self, order_id: &str, gross_rupiah: i64) {
+        let mut inner = self.lock();
+        let transaction = inner
+            .transactions
+            .get_mut(order_id)
+            .unwrap_or_else(|| panic!("no Snap transaction for order {order_id}"));
+        transaction.gross = gross_rupiah;
+    }
+
     /// Moves `order_id`'s transaction to `transaction_status` and returns the HTTP notification
     /// Midtrans sends about it: headers (lower-case names) and JSON body, with `gross_amount`
     /// spelled `"24145.00"` and `signature_key = SHA512(order_id + status_code + gross_amount +

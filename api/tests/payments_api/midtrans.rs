@@ -17,6 +17,7 @@ use crate::{
 on_both_backends!(
     a_snap_payment_is_confirmed_by_a_signed_notification,
     a_paid_order_is_refunded_in_two_parts_with_restock,
+    an_amount_midtrans_took_that_differs_from_the_order_is_a_failed_payment,
 );
 
 async fn shop_on(backend: Backend, fake: &FakeMidtrans) -> TestApp {
@@ -180,5 +181,42 @@ async fn a_paid_order_is_refunded_in_two_parts_with_restock(backend: Backend) {
     assert_eq!(
         metric(&app, "shop_payment_refunds_total{provider=\"midtrans\"}").await,
         2.0
+    );
+}
+
+/// Midtrans confirms a settlement of another amount than the order's total: a failed payment
+/// with the reason, counted, and the order still waits for its money.
+async fn an_amount_midtrans_took_that_differs_from_the_order_is_a_failed_payment(backend: Backend) {
+    let fake = FakeMidtrans::start().await;
+    let app = shop_on(backend, &fake).await;
+    let admin = app.admin_token().await;
+    let (customer, order, _) = ordered_and_started(&app, &admin, &fake).await;
+    let order_id = order["id"].as_str().expect("an order id");
+    fake.set_gross_amount(order_id, 10_000);
+    let settled = fake.notification(order_id, "settlement", None);
+    expect_outcome(&app, "midtrans", &settled, "mismatch").await;
+    assert_eq!(
+        order_status(&app, &customer, order_id).await,
+        "pending_payment"
+    );
+    let listed = payments(&app, &customer, order_id).await;
+    let failed: Vec<&Value> = listed
+        .iter()
+        .filter(|payment| payment["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{listed:?}");
+    assert!(
+        failed[0]["failure_reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("amount mismatch")),
+        "{listed:?}"
+    );
+    assert_eq!(
+        metric(
+            &app,
+            "shop_payment_amount_mismatches_total{provider=\"midtrans\"}"
+        )
+        .await,
+        1.0
     );
 }
