@@ -6,13 +6,13 @@
 mod apiserver;
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use apiserver::controllers::eventually;
 use apiserver::{ApiServer, Recorded};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::PostParams;
@@ -42,22 +42,6 @@ fn collection(path: &str) -> Option<(String, String)> {
         _ => return None,
     };
     Some((group.to_owned(), (*plural).to_owned()))
-}
-
-/// Waits for `check` to return `Some` within `limit`, polling; panics with `what` otherwise.
-async fn eventually<T, F, Fut>(limit: Duration, what: impl Fn() -> String, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out: {}", what());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

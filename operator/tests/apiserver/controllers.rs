@@ -1,12 +1,32 @@
 //! What the kubelet and Kubernetes' own controllers would have reported by now, for tests that
 //! run the operator against the API double (which runs no controllers): every StatefulSet and
-//! Deployment of `namespace` ready with all its replicas, every Job complete.
+//! Deployment of `namespace` ready with all its replicas, every Job complete; and waiting for
+//! what the operator does in answer.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: impl Fn() -> String, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out: {}", what());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 fn status(value: Value) -> Patch<Value> {
     Patch::Merge(json!({ "status": value }))

@@ -2,13 +2,12 @@
 //! and a scheduled Backup whose run the test plays (the CronJob controller, the Job controller and
 //! the kubelet), so the operator exports the Backup's metrics from its status.
 
-use std::future::Future;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
@@ -19,26 +18,11 @@ use shop_operator::crd::{Backup, Shop, Worker};
 
 use super::dashboards::{NAMESPACE, SHOP};
 use crate::apiserver::ApiServer;
+pub use crate::apiserver::controllers::eventually;
 
 /// The Backup the test runs, and what its run reports.
 pub const BACKUP: &str = "nightly";
 pub const BACKUP_SIZE_BYTES: i64 = 123_456;
-
-/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: impl Fn() -> String, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out: {}", what());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The operator process, killed when dropped, and its JSON log lines.
 #[derive(Debug)]
