@@ -10,7 +10,7 @@
 use axum::{
     Form, Router,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -82,8 +82,21 @@ async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Respo
 async fn decide(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    request_headers: HeaderMap,
     Form(decision): Form<Decision>,
 ) -> Response {
+    // Browsers say where a form post comes from; only the page itself may press its buttons
+    // (another site holding a leaked link cannot pay or decline through a visitor's browser).
+    if request_headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Not from this page",
+            "<p>Pay and Decline work only from the payment page itself.</p>",
+        );
+    }
     let paid = match decision.decision.as_str() {
         "pay" => true,
         "decline" => false,
@@ -179,6 +192,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     );
     // The token in the URL is what lets anyone pay: keep the page out of caches.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // ...and out of the Referer header of anything the customer follows from it.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 

@@ -220,6 +220,7 @@ async fn the_sandbox_page_pays_and_declines_through_the_webhook(backend: Backend
         policy.contains("default-src 'none'") && policy.contains("form-action 'self'"),
         "{policy}"
     );
+    assert_eq!(header(shown.headers(), "referrer-policy"), "no-referrer");
     let html = shown.text().await.expect("the page");
     assert!(html.contains("30.00 USD"), "the total: {html}");
     assert!(html.contains(order_id), "the order: {html}");
@@ -227,6 +228,17 @@ async fn the_sandbox_page_pays_and_declines_through_the_webhook(backend: Backend
         !html.contains("<script") && !html.contains("http"),
         "no script, no external asset: {html}"
     );
+
+    // Another site's form posting to the page, with a leaked link: refused, nothing recorded.
+    let cross_site = send(
+        app.client
+            .post(&page)
+            .header("sec-fetch-site", "cross-site")
+            .form(&[("decision", "pay")]),
+    )
+    .await;
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    assert!(payments(&app, &customer, order_id).await.is_empty());
 
     let decline = send(app.client.post(&page).form(&[("decision", "decline")])).await;
     assert_eq!(decline.status(), StatusCode::OK);
