@@ -29,6 +29,7 @@ use sha2::{Digest as _, Sha512};
 use subtle::ConstantTimeEq as _;
 
 use super::amounts::{parse_decimal, to_rupiah};
+use super::http::{self, transport_message};
 use crate::domain::{Currency, Money, OrderId};
 use crate::ports::{
     NotificationError, PaymentOutcome, PaymentProvider, PaymentRequest, PaymentSession,
@@ -83,10 +84,7 @@ impl std::fmt::Debug for MidtransProvider {
 impl MidtransProvider {
     /// Fails only when no HTTP client can be built or the key cannot be sent in a header.
     pub fn new(options: MidtransOptions) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(|error| unavailable(format!("cannot build the HTTP client: {error}")))?;
+        let http = http::client(PROVIDER, options.timeout)?;
         let provider = Self {
             http,
             server_key: options.server_key,
@@ -584,17 +582,6 @@ fn classify(status: reqwest::StatusCode, body_code: Option<&str>, body: &Value) 
         unavailable(message)
     } else {
         refused(message)
-    }
-}
-
-/// A transport failure without the request URL's details repeated.
-fn transport_message(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("the call failed: {error}")
     }
 }
 

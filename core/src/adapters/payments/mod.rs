@@ -3,8 +3,10 @@
 //! (`SHOP_PAYMENT_PROVIDER`), read once into [`PaymentSettings`].
 
 pub mod amounts;
+mod http;
 pub mod midtrans;
 pub mod sandbox;
+mod signature;
 pub mod stripe;
 
 use std::{sync::Arc, time::Duration};

@@ -11,6 +11,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::signature::TimestampedSignature;
 use crate::{
     config::PaymentSettings,
     domain::{Currency, Money, OrderId},
@@ -133,26 +134,11 @@ impl SandboxProvider {
             .map(str::trim)
             .filter(|header| !header.is_empty())
             .ok_or(NotificationError::MissingSignature)?;
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", value)) => timestamp = value.parse::<i64>().ok(),
-                Some(("v1", value)) => signatures.extend(hex::decode(value).ok()),
-                _ => {}
-            }
-        }
-        let timestamp = timestamp.ok_or(NotificationError::BadSignature)?;
-        let mut expected = self.mac();
-        expected.update(format!("{timestamp}.").as_bytes());
-        expected.update(body);
-        if !signatures
-            .iter()
-            .any(|signature| expected.clone().verify_slice(signature).is_ok())
-        {
+        let signature = TimestampedSignature::parse(header);
+        if !signature.matches(self.secret.expose_secret().as_bytes(), body) {
             return Err(NotificationError::BadSignature);
         }
-        if now.timestamp().abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
+        if !signature.is_fresh(now, TOLERANCE_SECONDS) {
             return Err(NotificationError::Stale);
         }
         Ok(())

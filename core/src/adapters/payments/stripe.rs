@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac as _};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::amounts::{from_stripe, stripe_exponent, to_stripe};
+use super::http::{self, transport_message};
+use super::signature::TimestampedSignature;
 use crate::domain::{Currency, Money, OrderId};
 use crate::ports::{
     NotificationError, PaymentOutcome, PaymentProvider, PaymentRequest, PaymentSession,
@@ -87,10 +87,7 @@ impl std::fmt::Debug for StripeProvider {
 impl StripeProvider {
     /// Fails only when no HTTP client can be built or the key cannot be sent in a header.
     pub fn new(options: StripeOptions) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .build()
-            .map_err(|error| unavailable(format!("cannot build the HTTP client: {error}")))?;
+        let http = http::client(PROVIDER, options.timeout)?;
         let provider = Self {
             http,
             secret_key: options.secret_key,
@@ -146,47 +143,21 @@ impl StripeProvider {
         })
     }
 
-    /// Whether one of the `v1` signatures in `header` is the HMAC of `"{t}.{body}"`; the
-    /// comparison is `Mac::verify_slice`, constant time.
+    /// `Stripe-Signature` against the raw body and its timestamp against `now`.
     fn check_signature(
         &self,
         header: &str,
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), NotificationError> {
-        let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for element in header.split(',') {
-            match element.trim().split_once('=') {
-                Some(("t", value)) => timestamp = Some(value),
-                Some(("v1", value)) => signatures.push(value),
-                // Other schemes (v0 is Stripe's test scheme) are ignored, as Stripe says to.
-                _ => {}
-            }
-        }
-        if signatures.is_empty() {
+        let signature = TimestampedSignature::parse(header);
+        if signature.v1.is_empty() {
             return Err(NotificationError::MissingSignature);
         }
-        // Signed as sent: the header's digits, not a re-formatted number.
-        let timestamp = timestamp.ok_or(NotificationError::BadSignature)?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(self.webhook_secret.expose_secret().as_bytes())
-                .map_err(|_| NotificationError::BadSignature)?;
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        let valid = signatures.iter().any(|signature| {
-            hex::decode(signature).is_ok_and(|bytes| mac.clone().verify_slice(&bytes).is_ok())
-        });
-        if !valid {
+        if !signature.matches(self.webhook_secret.expose_secret().as_bytes(), body) {
             return Err(NotificationError::BadSignature);
         }
-        let age = timestamp
-            .parse::<i64>()
-            .ok()
-            .and_then(|signed_at| now.timestamp().checked_sub(signed_at))
-            .map(i64::unsigned_abs);
-        if age.is_none_or(|age| age > SIGNATURE_TOLERANCE_SECONDS.unsigned_abs()) {
+        if !signature.is_fresh(now, SIGNATURE_TOLERANCE_SECONDS) {
             return Err(NotificationError::Stale);
         }
         Ok(())
@@ -488,16 +459,6 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
 
 fn malformed(message: &str) -> NotificationError {
     NotificationError::Malformed(message.into())
-}
-
-fn transport_message(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("the call failed: {error}")
-    }
 }
 
 fn refused(message: String) -> ProviderError {
