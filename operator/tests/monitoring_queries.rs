@@ -183,7 +183,8 @@ async fn every_dashboard_and_alert_query_returns_data_from_the_real_binaries() {
     // The operator on the API server double; the Shop, its Backup and an incident come below.
     let server = ApiServer::start().await.expect("API server double");
     let client = server.client().expect("a client of the double");
-    let operator = cluster::Operator::start(&server, dir.path());
+    let operator =
+        cluster::OperatorProcess::start(&server, dir.path(), "shop-system", "shop-operator-0");
     let operator_metrics = operator.metrics_address().await;
 
     let (rule_files, rules) = load_rule_files();

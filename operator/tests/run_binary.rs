@@ -6,18 +6,18 @@
 mod apiserver;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apiserver::controllers::eventually;
+use apiserver::operator_process::OperatorProcess;
 use apiserver::{ApiServer, Recorded};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::PostParams;
 use kube::{Api, Client};
-use serde_json::{Value, json};
+use serde_json::json;
 use shop_operator::controller;
 use shop_operator::crd::Shop;
 use shop_operator::labels::MANAGER;
@@ -129,64 +129,6 @@ async fn watches_select_managed_children_and_lists_are_served_from_the_cache() {
     assert_eq!(listed, watched, "every watched resource is listed first");
 }
 
-/// The operator process, killed if the test fails before it stops it.
-struct Operator {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Operator {
-    fn start(server: &ApiServer, dir: &std::path::Path) -> Self {
-        let kubeconfig = server.write_kubeconfig(dir).expect("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shop-operator"))
-            .args(["run", "--metrics-addr", "127.0.0.1:0"])
-            .args(["--lease-namespace", LEASE_NAMESPACE, "--log-format", "json"])
-            .env_clear()
-            .env("KUBECONFIG", &kubeconfig)
-            .env("HOME", dir)
-            .env("POD_NAME", IDENTITY)
-            .env("SHOP_LOG", "info,kube=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start shop-operator");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("log sink").push(line);
-            }
-        });
-        Self { child, logs }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().expect("log sink").join("\n")
-    }
-
-    /// The address of /metrics, from the log line that announces it.
-    fn metrics_address(&self) -> Option<SocketAddr> {
-        self.logs.lock().expect("log sink").iter().find_map(|line| {
-            let line: Value = serde_json::from_str(line).ok()?;
-            if !line["message"].as_str()?.starts_with("serving /metrics") {
-                return None;
-            }
-            line["addr"].as_str()?.parse().ok()
-        })
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
@@ -237,7 +179,7 @@ async fn the_binary_leads_drives_a_shop_to_ready_and_releases_its_lease_on_sigte
     let server = ApiServer::start().await.expect("API server double");
     let client = server.client().expect("client of the double");
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut operator = Operator::start(&server, dir.path());
+    let mut operator = OperatorProcess::start(&server, dir.path(), LEASE_NAMESPACE, IDENTITY);
 
     // Startup: CRD check, then the Lease, then the controllers' watches.
     let holder = eventually(
@@ -316,7 +258,7 @@ async fn the_binary_leads_drives_a_shop_to_ready_and_releases_its_lease_on_sigte
     }
 
     let address = operator
-        .metrics_address()
+        .announced_metrics_address()
         .expect("the HTTP address is logged");
     let (code, _) = http_get(address, "/healthz").await;
     assert_eq!(code, 200);

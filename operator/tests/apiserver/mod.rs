@@ -26,6 +26,7 @@
 //! or protobuf. Loopback only.
 
 pub mod controllers;
+pub mod operator_process;
 mod watch;
 mod wire;
 

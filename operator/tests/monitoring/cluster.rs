@@ -2,11 +2,7 @@
 //! and a scheduled Backup whose run the test plays (the CronJob controller, the Job controller and
 //! the kubelet), so the operator exports the Backup's metrics from its status.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -17,87 +13,12 @@ use serde_json::{Value, json};
 use shop_operator::crd::{Backup, Shop, Worker};
 
 use super::dashboards::{NAMESPACE, SHOP};
-use crate::apiserver::ApiServer;
 pub use crate::apiserver::controllers::eventually;
+pub use crate::apiserver::operator_process::OperatorProcess;
 
 /// The Backup the test runs, and what its run reports.
 pub const BACKUP: &str = "nightly";
 pub const BACKUP_SIZE_BYTES: i64 = 123_456;
-
-/// The operator process, killed when dropped, and its JSON log lines.
-#[derive(Debug)]
-pub struct Operator {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Operator {
-    pub fn start(server: &ApiServer, dir: &Path) -> Self {
-        let kubeconfig = server.write_kubeconfig(dir).expect("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shop-operator"))
-            .args([
-                "run",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-            ])
-            .args(["--lease-namespace", "shop-system"])
-            .env_clear()
-            .env("KUBECONFIG", &kubeconfig)
-            .env("HOME", dir)
-            .env("POD_NAME", "shop-operator-0")
-            .env("SHOP_LOG", "info,kube=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start shop-operator");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut sink) = sink.lock() {
-                    sink.push(line);
-                }
-            }
-        });
-        Self { child, logs }
-    }
-
-    pub fn logs(&self) -> String {
-        self.logs
-            .lock()
-            .map(|logs| logs.join("\n"))
-            .unwrap_or_default()
-    }
-
-    /// The address of /metrics, once the log line that announces it is out.
-    pub async fn metrics_address(&self) -> SocketAddr {
-        eventually(
-            Duration::from_secs(30),
-            || format!("the operator never served /metrics; logs:\n{}", self.logs()),
-            || async {
-                self.logs.lock().ok()?.iter().find_map(|line| {
-                    let line: Value = serde_json::from_str(line).ok()?;
-                    if !line["message"].as_str()?.starts_with("serving /metrics") {
-                        return None;
-                    }
-                    line["addr"].as_str()?.parse().ok()
-                })
-            },
-        )
-        .await
-    }
-}
 
 fn status(value: Value) -> Patch<Value> {
     Patch::Merge(json!({ "status": value }))
@@ -114,7 +35,7 @@ fn is_ready(shop: &Shop) -> bool {
 }
 
 /// Creates the Shop and plays its cluster until the operator calls it Ready.
-pub async fn ready_shop(client: &Client, operator: &Operator) {
+pub async fn ready_shop(client: &Client, operator: &OperatorProcess) {
     let shops: Api<Shop> = Api::namespaced(client.clone(), NAMESPACE);
     let shop: Shop = serde_json::from_value(json!({
         "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
@@ -144,7 +65,7 @@ pub async fn ready_shop(client: &Client, operator: &Operator) {
 /// Creates a nightly Backup and plays one successful run of its CronJob: the Job the CronJob
 /// controller creates from the template, its pod whose `backup` container exited 0 with its
 /// report as termination message, the Job's completion, and the CronJob's status.
-pub async fn backup_run(client: &Client, operator: &Operator) {
+pub async fn backup_run(client: &Client, operator: &OperatorProcess) {
     let backups: Api<Backup> = Api::namespaced(client.clone(), NAMESPACE);
     let backup: Backup = serde_json::from_value(json!({
         "apiVersion": "shop.dev/v1alpha1", "kind": "Backup",
@@ -273,7 +194,7 @@ pub async fn backup_run(client: &Client, operator: &Operator) {
 
 /// An incident of the operator's own: a Worker whose Shop does not exist, which the operator
 /// fails to reconcile (`shop_not_found`) until someone fixes it.
-pub async fn orphan_worker(client: &Client, operator: &Operator, metrics: SocketAddr) {
+pub async fn orphan_worker(client: &Client, operator: &OperatorProcess, metrics: SocketAddr) {
     let workers: Api<Worker> = Api::namespaced(client.clone(), NAMESPACE);
     let worker: Worker = serde_json::from_value(json!({
         "apiVersion": "shop.dev/v1alpha1", "kind": "Worker",
