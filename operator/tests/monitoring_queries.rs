@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 mod apiserver;
 mod monitoring;
+mod operator_process;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 
 #[allow(dead_code)]
 mod apiserver;
+#[allow(dead_code)]
+mod operator_process;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -12,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apiserver::controllers::eventually;
-use apiserver::operator_process::OperatorProcess;
 use apiserver::{ApiServer, Recorded};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::PostParams;
 use kube::{Api, Client};
+use operator_process::OperatorProcess;
 use serde_json::json;
 use shop_operator::controller;
 use shop_operator::crd::Shop;

@@ -26,7 +26,6 @@
 //! or protobuf. Loopback only.
 
 pub mod controllers;
-pub mod operator_process;
 mod watch;
 mod wire;
 

@@ -14,7 +14,7 @@ use shop_operator::crd::{Backup, Shop, Worker};
 
 use super::dashboards::{NAMESPACE, SHOP};
 pub use crate::apiserver::controllers::eventually;
-pub use crate::apiserver::operator_process::OperatorProcess;
+pub use crate::operator_process::OperatorProcess;
 
 /// The Backup the test runs, and what its run reports.
 pub const BACKUP: &str = "nightly";

@@ -1,4 +1,6 @@
-//! The real `shop-operator` binary run against the API double: started with a kubeconfig for
+//! The real `shop-operator` binary run against the API double (a module of the test suites
+//! only: `env!("CARGO_BIN_EXE_…")` exists for them, not for the examples that share
+//! `apiserver/`): started with a kubeconfig for
 //! it, its JSON log lines collected, killed when dropped unless the test stopped it.
 
 use std::io::{BufRead as _, BufReader};
@@ -10,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::ApiServer;
-use super::controllers::eventually;
+use crate::apiserver::ApiServer;
+use crate::apiserver::controllers::eventually;
 
 #[derive(Debug)]
 pub struct OperatorProcess {
