@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::context::Context;
-use crate::crd::{Backup, Shop, Worker};
+use crate::crd::{Backup, Restore, Shop, Worker};
 use crate::error::{Error, Result};
 use crate::metrics::{Kind, Metrics};
 
@@ -81,6 +81,12 @@ impl ShopDependent for Backup {
     }
 }
 
+impl ShopDependent for Restore {
+    fn shop_ref(&self) -> &str {
+        &self.spec.shop_ref
+    }
+}
+
 /// The resources among `candidates` that reference the Shop `shop_name` in `shop_namespace`.
 pub fn dependents_of_shop<K: ShopDependent>(
     candidates: &[Arc<K>],
@@ -107,6 +113,7 @@ pub fn watched_resources() -> Vec<(String, String)> {
         resource::<Shop>(),
         resource::<Worker>(),
         resource::<Backup>(),
+        resource::<Restore>(),
         resource::<Secret>(),
         resource::<ConfigMap>(),
         resource::<Service>(),
@@ -192,9 +199,14 @@ pub async fn run(
             state.clone(),
             stop.clone(),
         )));
+        controllers.push(Box::pin(restore_controller(
+            scoped.clone(),
+            state.clone(),
+            stop.clone(),
+        )));
         tracing::info!(
             namespace = scope.unwrap_or("*"),
-            "starting the shop, worker and backup controllers"
+            "starting the shop, worker, backup and restore controllers"
         );
     }
     futures::future::join_all(controllers).await;
@@ -339,6 +351,32 @@ async fn backup_controller(scope: Scope, state: Arc<State>, stop: watch::Receive
         Kind::Backup,
         controller,
         crate::reconcile::backup::reconcile,
+        state,
+    )
+    .await;
+}
+
+/// Restores: their Jobs wake them as they finish; their Shop (maintenance rolling out, the
+/// database of a new Shop getting ready) too.
+async fn restore_controller(scope: Scope, state: Arc<State>, stop: watch::Receiver<bool>) {
+    let (wc, oc) = (watch_config, owned_config);
+    let controller = Controller::new(scope.api::<Restore>(), wc());
+    let restores = controller.store();
+    let controller = controller
+        .owns(scope.api::<Job>(), oc())
+        .watches(scope.api::<Shop>(), wc(), move |shop: Shop| {
+            dependents_of_shop(
+                &restores.state(),
+                shop.namespace().as_deref(),
+                &shop.name_any(),
+            )
+        })
+        .with_config(controller_config())
+        .graceful_shutdown_on(stopped(&stop));
+    drive(
+        Kind::Restore,
+        controller,
+        crate::reconcile::restore::reconcile,
         state,
     )
     .await;

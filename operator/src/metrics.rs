@@ -27,6 +27,8 @@ pub enum Kind {
     Worker,
     /// `Backup`.
     Backup,
+    /// `Restore`.
+    Restore,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Self::Shop => "shop",
             Self::Worker => "worker",
             Self::Backup => "backup",
+            Self::Restore => "restore",
         }
     }
 }

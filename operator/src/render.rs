@@ -51,6 +51,9 @@ enum Resource {
     Shop(Box<Shop>),
     Worker(Box<Worker>),
     Backup(Box<Backup>),
+    /// Checked (schema, CEL rules, its Shop), but nothing is printed: its Jobs depend on the
+    /// runs of its Backup and on how far it got.
+    Restore(Box<crate::crd::Restore>),
 }
 
 /// Renders the resources in `inputs` (`(file name, text)` pairs) into the objects the operator
@@ -107,6 +110,9 @@ pub fn render(inputs: &[(String, String)], namespace: &str) -> Result<Vec<Value>
                         .map_err(|error| invalid_resource("Backup", &backup.metadata, error))?,
                 );
             }
+            Resource::Restore(restore) => {
+                shop_of(&shops, &restore.metadata, &restore.spec.shop_ref, "Restore")?;
+            }
         }
     }
     Ok(objects)
@@ -134,10 +140,11 @@ fn parse(mut value: Value, namespace: &str, at: &str) -> Result<Resource, Render
         ("shop.dev/v1alpha1", "Shop") => Shop::crd(),
         ("shop.dev/v1alpha1", "Worker") => Worker::crd(),
         ("shop.dev/v1alpha1", "Backup") => Backup::crd(),
+        ("shop.dev/v1alpha1", "Restore") => crate::crd::Restore::crd(),
         _ => {
             return Err(invalid(format!(
-                "apiVersion {api_version:?} kind {kind:?}: only shop.dev/v1alpha1 Shop, Worker \
-                 and Backup resources can be rendered"
+                "apiVersion {api_version:?} kind {kind:?}: only shop.dev/v1alpha1 Shop, Worker, \
+                 Backup and Restore resources can be rendered"
             )));
         }
     };
@@ -174,6 +181,7 @@ fn parse(mut value: Value, namespace: &str, at: &str) -> Result<Resource, Render
     let resource = match kind.as_str() {
         "Shop" => Resource::Shop(Box::new(typed(&value).map_err(&invalid)?)),
         "Worker" => Resource::Worker(Box::new(typed(&value).map_err(&invalid)?)),
+        "Restore" => Resource::Restore(Box::new(typed(&value).map_err(&invalid)?)),
         _ => Resource::Backup(Box::new(typed(&value).map_err(&invalid)?)),
     };
     Ok(resource)

@@ -144,14 +144,19 @@ fn run_against_an_unreachable_api_server_fails_in_the_crd_check_without_panickin
 }
 
 #[test]
-fn crd_prints_the_three_crds_whatever_the_run_settings() {
+fn crd_prints_the_four_crds_whatever_the_run_settings() {
     let output = run(operator()
         .arg("crd")
         .env("SHOP_OPERATOR_METRICS_ADDR", "not-an-address"));
     assert!(output.status.success(), "{}", stderr(&output));
     let yaml = stdout(&output);
-    assert_eq!(yaml.matches("kind: CustomResourceDefinition").count(), 3);
-    for name in ["shops.shop.dev", "workers.shop.dev", "backups.shop.dev"] {
+    assert_eq!(yaml.matches("kind: CustomResourceDefinition").count(), 4);
+    for name in [
+        "shops.shop.dev",
+        "workers.shop.dev",
+        "backups.shop.dev",
+        "restores.shop.dev",
+    ] {
         assert!(yaml.contains(&format!("name: {name}")), "{name} missing");
     }
 }

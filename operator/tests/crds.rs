@@ -10,7 +10,7 @@ fn crds_dir() -> PathBuf {
 #[test]
 fn committed_crds_match_the_types() {
     let files = shop_operator::crd::files().expect("CRDs render");
-    assert_eq!(files.len(), 3);
+    assert_eq!(files.len(), 4);
     for (file, generated) in files {
         let path = crds_dir().join(&file);
         let committed = std::fs::read_to_string(&path)
@@ -69,6 +69,7 @@ fn every_sample_passes_the_cel_rules() {
                 Some("Shop") => "shop.dev_shops.yaml",
                 Some("Worker") => "shop.dev_workers.yaml",
                 Some("Backup") => "shop.dev_backups.yaml",
+                Some("Restore") => "shop.dev_restores.yaml",
                 _ => continue,
             };
             assert_eq!(
@@ -92,7 +93,7 @@ fn a_backend_is_exactly_one_of_managed_or_external_and_cannot_switch() {
         "managed": {}, "external": {"secretRef": {"name": "db"}}}}));
     assert_eq!(
         broken("shop.dev_shops.yaml", &both, None),
-        ["set exactly one of managed or external"]
+        ["set exactly one of managed, external or cloudNativePG"]
     );
     let neither = shop(json!({"version": "1.0.0", "redis": {}}));
     assert_eq!(
@@ -395,4 +396,133 @@ fn a_backup_claim_is_created_once_so_its_size_and_class_cannot_change() {
         broken("shop.dev_backups.yaml", &existing, Some(&old)),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn the_database_and_rabbitmq_are_one_of_three_choices_and_never_switch() {
+    let file = "shop.dev_shops.yaml";
+    let choices = [
+        (
+            "database",
+            "cloudNativePG",
+            json!({"postgresMajorVersion": 17}),
+        ),
+        ("rabbitmq", "clusterOperator", json!({"replicas": 3})),
+    ];
+    for (field, operated, spec) in choices {
+        let with = |choice: Value| shop(json!({"version": "1", field: choice}));
+        let handed_over = with(json!({ operated: spec }));
+        let managed = with(json!({"managed": {}}));
+        let external = with(json!({"external": {"secretRef": {"name": "url"}}}));
+        assert_eq!(broken(file, &handed_over, None), Vec::<String>::new());
+        let switch = format!("a backend cannot switch between managed, external and {operated}");
+        for other in [&managed, &external] {
+            for (new, old) in [(&handed_over, other), (other, &handed_over)] {
+                let messages = broken(file, new, Some(old));
+                assert!(
+                    messages.iter().any(|m| m.starts_with(&switch)),
+                    "{field}: {messages:?}"
+                );
+            }
+        }
+        let two = with(json!({"managed": {}, operated: spec}));
+        assert_eq!(
+            broken(file, &two, None),
+            [format!(
+                "set exactly one of managed, external or {operated}"
+            )]
+        );
+    }
+
+    // A major version never goes down; RabbitMQ nodes are never removed.
+    let postgres = |major: i32| {
+        shop(
+            json!({"version": "1", "database": {"cloudNativePG": {"postgresMajorVersion": major}}}),
+        )
+    };
+    assert_eq!(
+        broken(file, &postgres(16), Some(&postgres(17))),
+        [
+            "postgresMajorVersion cannot go down: PostgreSQL cannot open a newer major version's data"
+        ]
+    );
+    assert_eq!(
+        broken(file, &postgres(17), Some(&postgres(16))),
+        Vec::<String>::new()
+    );
+    let nodes = |replicas: i32| {
+        shop(json!({"version": "1", "rabbitmq": {"clusterOperator": {"replicas": replicas}}}))
+    };
+    assert_eq!(
+        broken(file, &nodes(1), Some(&nodes(3))),
+        ["replicas cannot go down: the RabbitMQ Cluster Operator does not scale a cluster down"]
+    );
+    assert_eq!(
+        broken(file, &nodes(5), Some(&nodes(3))),
+        Vec::<String>::new()
+    );
+}
+
+fn restore(spec: Value) -> Value {
+    json!({"apiVersion": "shop.dev/v1alpha1", "kind": "Restore", "metadata": {"name": "rollback"}, "spec": spec})
+}
+
+#[test]
+fn a_restore_names_exactly_one_backup_and_never_changes() {
+    let file = "shop.dev_restores.yaml";
+    let s3 = json!({"s3": {"bucket": "shop-backups", "secretRef": {"name": "s3"}}});
+    let good = [
+        json!({"backupRef": "nightly"}),
+        json!({"backupRef": "nightly", "run": "nightly-backup-29412180"}),
+        json!({"backupId": "20261204T030000Z-1a2b", "storage": s3}),
+    ];
+    for source in &good {
+        let object = restore(json!({"shopRef": "demo", "mode": "inPlace", "source": source}));
+        assert_eq!(
+            broken(file, &object, None),
+            Vec::<String>::new(),
+            "{source}"
+        );
+    }
+    let bad = [
+        (json!({}), "set exactly one of source.backupRef"),
+        (
+            json!({"backupRef": "nightly", "backupId": "x", "storage": s3}),
+            "set exactly one of source.backupRef",
+        ),
+        (
+            json!({"backupId": "x"}),
+            "source.backupId and source.storage go together",
+        ),
+        (
+            json!({"backupId": "x", "storage": s3, "run": "nightly-1"}),
+            "source.run names a run of source.backupRef",
+        ),
+        (
+            json!({"backupId": "../x", "storage": s3}),
+            "backupId is an id as `shop-api backup list` shows it",
+        ),
+    ];
+    for (source, message) in bad {
+        let object = restore(json!({"shopRef": "demo", "mode": "inPlace", "source": source}));
+        let errors = broken(file, &object, None);
+        assert!(
+            errors.iter().any(|e| e.starts_with(message)),
+            "{source}: {errors:?}"
+        );
+    }
+    let old = restore(json!({"shopRef": "demo", "mode": "inPlace", "source": good[0]}));
+    for change in [
+        json!({"shopRef": "other", "mode": "inPlace", "source": good[0]}),
+        json!({"shopRef": "demo", "mode": "intoNewShop", "source": good[0]}),
+        json!({"shopRef": "demo", "mode": "inPlace", "source": good[1]}),
+    ] {
+        let errors = broken(file, &restore(change.clone()), Some(&old));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("a Restore's spec is immutable")),
+            "{change}: {errors:?}"
+        );
+    }
 }

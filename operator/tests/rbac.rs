@@ -16,7 +16,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use shop_operator::context::Context;
-use shop_operator::crd::{Backup, Shop, Worker};
+use shop_operator::crd::{Backup, Restore, Shop, Worker};
 use shop_operator::names::{self, Backend};
 use shop_operator::reconcile;
 
@@ -202,6 +202,28 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
     shop_pass(cluster, &ctx).await;
     worker_pass().await;
 
+    // Backends handed to other operators: first missing (only their CRDs are read), then
+    // installed (their objects are read and applied).
+    cluster
+        .create::<Shop>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Shop",
+            "metadata": {"name": "operated", "namespace": NAMESPACE},
+            "spec": {"version": "1.0.0", "database": {"cloudNativePG": {}},
+                     "rabbitmq": {"clusterOperator": {}}},
+        }))
+        .await;
+    let operated_pass = || async {
+        let shop: Shop = cluster.get("operated").await.expect("Shop");
+        reconcile::shop::reconcile(Arc::new(shop), ctx.clone())
+            .await
+            .expect("reconcile");
+    };
+    operated_pass().await;
+    cluster.install_cnpg_crd().await;
+    cluster.install_rabbitmq_cluster_crd().await;
+    operated_pass().await;
+    operated_pass().await;
+
     cluster
         .create::<Backup>(json!({
             "apiVersion": "shop.dev/v1alpha1", "kind": "Backup",
@@ -221,6 +243,7 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
     backup_pass().await;
     edit::<Backup>(cluster, "nightly", json!({"spec": {"suspend": false}})).await;
     backup_pass().await;
+    exercise_a_restore(cluster, &ctx).await;
     cluster
         .api::<Shop>()
         .delete("demo", &DeleteParams::default())
@@ -231,6 +254,44 @@ async fn exercise_every_reconciler(cluster: &FakeCluster) {
     reconcile::backup::reconcile(Arc::new(backup), ctx.clone())
         .await
         .expect_err("the Shop is gone");
+}
+
+/// A Restore in place from the Backup's last run, into maintenance: it reads the Backup, creates
+/// its Jobs and patches the Shop's annotations.
+async fn exercise_a_restore(cluster: &FakeCluster, ctx: &Arc<Context>) {
+    let run = json!({"job": "nightly-1", "time": "2026-12-04T03:01:00Z", "outcome": "Succeeded",
+                     "location": "file:///backups/20261204T030000Z-1a2b.dump.zst"});
+    cluster
+        .set_status::<Backup>(
+            "nightly",
+            json!({"history": [run.clone()], "lastSuccessfulBackup": run}),
+        )
+        .await;
+    cluster
+        .create::<Restore>(json!({
+            "apiVersion": "shop.dev/v1alpha1", "kind": "Restore",
+            "metadata": {"name": "rollback", "namespace": NAMESPACE},
+            "spec": {"shopRef": "demo", "mode": "inPlace", "source": {"backupRef": "nightly"}},
+        }))
+        .await;
+    let restore_pass = || async {
+        let restore: Restore = cluster.get("rollback").await.expect("Restore");
+        Box::pin(reconcile::restore::reconcile(
+            Arc::new(restore),
+            ctx.clone(),
+        ))
+        .await
+        .expect("reconcile");
+    };
+    restore_pass().await;
+    cluster
+        .set_status::<Job>(
+            "rollback-verify",
+            json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+        )
+        .await;
+    // Verified: the Shop goes into maintenance (its annotation is patched).
+    restore_pass().await;
 }
 
 #[tokio::test]

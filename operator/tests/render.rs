@@ -78,12 +78,16 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
             sample("backup-scheduled.yaml"),
             sample("backup-once.yaml"),
             sample("backup-verified.yaml"),
+            sample("restore-in-place.yaml"),
         ],
+        vec![sample("restore-into-new-shop.yaml")],
         vec![sample("shop-full.yaml")],
+        vec![sample("shop-cloudnativepg.yaml")],
         vec![
             demo_with_settings.to_str().expect("UTF-8 path").to_owned(),
             sample("worker-email.yaml"),
             sample("worker-invoice.yaml"),
+            sample("worker-media.yaml"),
         ],
     ];
     let covered: Vec<String> = groups.iter().flatten().cloned().collect();
@@ -117,6 +121,8 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
         "CronJob/demo-nightly-backup",
         "CronJob/demo-verified-backup",
         "Job/demo-once-backup-",
+        "Cluster/prod-pg",
+        "RabbitmqCluster/prod-mq",
     ] {
         assert!(
             names.iter().any(|name| name.starts_with(expected)),
@@ -145,6 +151,10 @@ fn every_sample_renders_into_objects_the_kubernetes_schemas_accept() {
         .arg(repo().join("tests/packaging/servicemonitor-crd.yaml"))
         .arg("--crd")
         .arg(repo().join("tests/packaging/prometheusrule-crd.yaml"))
+        .arg("--crd")
+        .arg(repo().join("operator/tests/fixtures/cnpg-cluster-crd.yaml"))
+        .arg("--crd")
+        .arg(repo().join("operator/tests/fixtures/rabbitmqcluster-crd.yaml"))
         .arg(&rendered);
     let report = validate.output().expect("k8s-validate runs");
     assert!(

@@ -82,7 +82,7 @@ async fn watches_select_managed_children_and_lists_are_served_from_the_cache() {
         .expect("the controllers stop in time")
         .expect("the controllers end cleanly");
 
-    let own_kinds = ["shops", "workers", "backups"];
+    let own_kinds = ["shops", "workers", "backups", "restores"];
     let selector = format!("app.kubernetes.io/managed-by={MANAGER}");
     let reads: Vec<Recorded> = server
         .requests()

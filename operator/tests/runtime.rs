@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube_fake_client::ClientBuilder;
 use shop_operator::controller;
-use shop_operator::crd::{Backup, Shop, Worker, WorkerSpec};
+use shop_operator::crd::{Backup, Restore, Shop, Worker, WorkerSpec};
 use shop_operator::metrics::Metrics;
 use tokio::sync::watch;
 
@@ -28,6 +28,7 @@ async fn controllers_reconcile_what_exists_and_stop_when_asked() {
         .with_resource::<Shop>()
         .with_resource::<Worker>()
         .with_resource::<Backup>()
+        .with_resource::<Restore>()
         .with_object(worker("shop-a", "mail"))
         .build()
         .await

@@ -119,8 +119,32 @@ fn every_emitted_object_matches_the_kubernetes_schemas() {
     std::fs::write(&file, yaml).expect("write");
     let monitor_crd = repo().join("tests/packaging/servicemonitor-crd.yaml");
     let rule_crd = repo().join("tests/packaging/prometheusrule-crd.yaml");
+    // Stand-ins for CloudNativePG's and the RabbitMQ Cluster Operator's CRDs: the fields of the
+    // published schemas the operator sets, every other refused (see their headers).
+    let cnpg_crd = repo().join("operator/tests/fixtures/cnpg-cluster-crd.yaml");
+    let rabbitmq_crd = repo().join("operator/tests/fixtures/rabbitmqcluster-crd.yaml");
+    assert!(
+        objects.iter().any(|object| object["kind"] == "Cluster")
+            && objects
+                .iter()
+                .any(|object| object["kind"] == "RabbitmqCluster"),
+        "a sample Shop hands its database to CloudNativePG and its RabbitMQ to the Cluster Operator"
+    );
     let crd = Path::new("--crd");
-    let (ok, report) = run(&k8s_validate(), &[crd, &monitor_crd, crd, &rule_crd, &file]);
+    let (ok, report) = run(
+        &k8s_validate(),
+        &[
+            crd,
+            &monitor_crd,
+            crd,
+            &rule_crd,
+            crd,
+            &cnpg_crd,
+            crd,
+            &rabbitmq_crd,
+            &file,
+        ],
+    );
     assert!(ok, "{report}");
     assert!(
         report.contains(&format!("{} valid, 0 invalid, 0 skipped", objects.len())),
@@ -135,6 +159,7 @@ fn the_samples_match_the_committed_crds() {
         "shop.dev_shops.yaml",
         "shop.dev_workers.yaml",
         "shop.dev_backups.yaml",
+        "shop.dev_restores.yaml",
     ] {
         args.push("--crd".into());
         args.push(repo().join("crds").join(crd));
@@ -257,6 +282,48 @@ fn the_shop_schema_refuses_settings_the_binaries_would_refuse() {
     );
     assert!(
         report.contains(&format!("1 valid, {} invalid", bad.len())),
+        "{report}"
+    );
+}
+
+/// The stand-ins for the other operators' CRDs refuse a field those operators do not have, and a
+/// value of the wrong type: the check of the emitted Cluster and RabbitmqCluster can fail.
+#[test]
+fn the_stand_in_crds_refuse_fields_the_other_operators_do_not_have() {
+    let yaml = "---\napiVersion: postgresql.cnpg.io/v1\nkind: Cluster\n\
+                metadata: {name: typo, namespace: shop}\n\
+                spec: {instances: 3, storage: {size: 1Gi, storageClassName: fast}}\n\
+                ---\napiVersion: postgresql.cnpg.io/v1\nkind: Cluster\n\
+                metadata: {name: good, namespace: shop}\n\
+                spec: {instances: 3, imageName: 'ghcr.io/cloudnative-pg/postgresql:17', \
+                bootstrap: {initdb: {database: shop, owner: shop}}, \
+                storage: {size: 1Gi, storageClass: fast}, monitoring: {enablePodMonitor: true}}\n\
+                ---\napiVersion: rabbitmq.com/v1beta1\nkind: RabbitmqCluster\n\
+                metadata: {name: typo, namespace: shop}\n\
+                spec: {replicas: three, persistence: {size: 1Gi}}\n";
+    let folder = tempfile::tempdir().expect("temp dir");
+    let file = folder.path().join("operated.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let cnpg_crd = repo().join("operator/tests/fixtures/cnpg-cluster-crd.yaml");
+    let rabbitmq_crd = repo().join("operator/tests/fixtures/rabbitmqcluster-crd.yaml");
+    let crd = Path::new("--crd");
+    let (ok, report) = run(
+        &k8s_validate(),
+        &[crd, &cnpg_crd, crd, &rabbitmq_crd, &file],
+    );
+    assert!(!ok, "{report}");
+    assert!(report.contains("1 valid, 2 invalid"), "{report}");
+    let line = |kind: &str| {
+        report
+            .lines()
+            .find(|line| line.contains(&format!("{kind}/typo")))
+            .unwrap_or_else(|| panic!("{kind}/typo was accepted: {report}"))
+            .to_owned()
+    };
+    assert!(line("Cluster").contains("storageClassName"), "{report}");
+    let rabbitmq = line("RabbitmqCluster");
+    assert!(
+        rabbitmq.contains("replicas") || rabbitmq.contains("size"),
         "{report}"
     );
 }

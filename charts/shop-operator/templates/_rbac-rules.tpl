@@ -10,16 +10,21 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 
 {{- define "shop-operator.rules.namespaced" -}}
 # The operator's own custom resources: watched; a Shop is also read by its Workers and Backups.
-# The operator never writes their specs (no finalizers: owner references do the cleanup).
+# The operator never writes their specs (no finalizers: owner references do the cleanup); a
+# Restore patches only its Shop's annotations (shop.dev/maintenance, shop.dev/restore-from).
 - apiGroups: ["shop.dev"]
   resources: ["shops"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["shop.dev"]
-  resources: ["workers", "backups"]
+  resources: ["workers", "restores"]
   verbs: ["list", "watch"]
-# Their status subresources: conditions, runningVersion, endpoints, backup history.
+# A Restore reads the Backup it restores from.
 - apiGroups: ["shop.dev"]
-  resources: ["shops/status", "workers/status", "backups/status"]
+  resources: ["backups"]
+  verbs: ["get", "list", "watch"]
+# Their status subresources: conditions, runningVersion, endpoints, backup history, restore phases.
+- apiGroups: ["shop.dev"]
+  resources: ["shops/status", "workers/status", "backups/status", "restores/status"]
   verbs: ["patch"]
 # Generated credentials and backend URLs (Secrets), shop settings (ConfigMaps), API and backend
 # Services, volumes of backups that ask for a size (PersistentVolumeClaims).
@@ -58,11 +63,20 @@ lists verbs, so a test can compare these rules with the calls the operator's cod
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "prometheusrules"]
   verbs: ["get", "patch", "create", "delete"]
+# Not watched either, for the same reason: the backends a Shop hands to CloudNativePG (a Cluster)
+# and to the RabbitMQ Cluster Operator (a RabbitmqCluster). Read and applied (server-side apply
+# creates them), never deleted (the Shop owns them; garbage collection removes them with it).
+- apiGroups: ["postgresql.cnpg.io"]
+  resources: ["clusters"]
+  verbs: ["get", "patch", "create"]
+- apiGroups: ["rabbitmq.com"]
+  resources: ["rabbitmqclusters"]
+  verbs: ["get", "patch", "create"]
 {{- end }}
 
 {{- define "shop-operator.rules.cluster" -}}
-# Whether its own CRDs and the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs are
-# installed.
+# Whether its own CRDs, the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, and
+# CloudNativePG's and the RabbitMQ Cluster Operator's CRDs are installed.
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["get"]

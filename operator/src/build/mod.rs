@@ -6,7 +6,9 @@
 //! container gets.
 
 pub mod backup;
+pub mod cnpg;
 pub mod prometheus_rule;
+pub mod rabbitmq_cluster;
 pub mod service_monitor;
 pub mod settings;
 pub mod shop;
@@ -58,19 +60,23 @@ pub fn controlled_meta<K: Resource<DynamicType = ()>>(
     }
 }
 
-/// Where a backend's URL comes from: the operator's Secret for managed, the user's for external.
+/// Where a backend's URL comes from: the user's Secret for external, CloudNativePG's application
+/// Secret for a `cloudNativePG` database, the operator's Secret for managed. (A `clusterOperator`
+/// RabbitMQ has no URL in a Secret: [`shop_env`] composes it.)
 pub fn backend_url_ref(shop: &Shop, backend: Backend) -> SecretKeyRef {
-    let spec = match backend {
-        Backend::Postgres => &shop.spec.database,
-        Backend::Redis => &shop.spec.redis,
-        Backend::RabbitMq => &shop.spec.rabbitmq,
-    };
-    match &spec.external {
-        Some(external) => external.secret_ref.clone(),
-        None => SecretKeyRef {
-            name: names::backend(&shop.name_any(), backend),
-            key: names::URL_KEY.to_owned(),
-        },
+    let name = shop.name_any();
+    if let Some(external) = shop::backend_spec(shop, backend).external {
+        return external.secret_ref.clone();
+    }
+    if backend == Backend::Postgres && shop.spec.database.cloud_native_pg.is_some() {
+        return SecretKeyRef {
+            name: cnpg::app_secret_name(&name),
+            key: cnpg::URI_KEY.to_owned(),
+        };
+    }
+    SecretKeyRef {
+        name: names::backend(&name, backend),
+        key: names::URL_KEY.to_owned(),
     }
 }
 
@@ -104,10 +110,17 @@ fn secret_env(name: &str, from: SecretKeyRef) -> EnvVar {
 /// Environment variables every shop process (API, migration, workers, backups) gets: the backend
 /// URLs and the JWT secret, always from Secrets so that no credential appears in a pod spec.
 pub fn shop_env(shop: &Shop) -> Vec<EnvVar> {
-    let mut env: Vec<EnvVar> = Backend::ALL
-        .into_iter()
-        .map(|backend| secret_env(backend.url_env(), backend_url_ref(shop, backend)))
-        .collect();
+    let mut env = Vec::new();
+    for backend in Backend::ALL {
+        if backend == Backend::RabbitMq && shop.spec.rabbitmq.cluster_operator.is_some() {
+            env.extend(rabbitmq_cluster::amqp_env(shop));
+        } else {
+            env.push(secret_env(
+                backend.url_env(),
+                backend_url_ref(shop, backend),
+            ));
+        }
+    }
     env.push(secret_env("SHOP_JWT_SECRET", jwt_secret_ref(shop)));
     env
 }

@@ -21,6 +21,8 @@ use crate::crd::{InvoiceStorage, PaymentProvider, Shop, WorkerType};
 pub const INVOICE_DIR: &str = "/var/lib/shop/invoices";
 /// Name of the invoice volume in pod specs.
 pub const INVOICE_VOLUME: &str = "invoices";
+/// The folder of product images inside the invoice storage (`shop_core`'s image keys start with it).
+pub const IMAGES_SUBDIR: &str = "images";
 /// Keys of the invoice bucket's credentials Secret (`spec.invoices.storage.s3.secretRef`).
 pub const S3_CREDENTIAL_KEYS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 /// Key of the SMTP user name in `spec.smtp.credentialsSecretRef` (as in a
@@ -61,20 +63,40 @@ pub fn public_url(shop: &Shop) -> Option<String> {
 /// none: they get the ConfigMap only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
-    /// `shop-api serve`: serves invoice downloads from the invoice storage.
+    /// `shop-api serve`: serves invoice downloads from the invoice storage, and stores and
+    /// serves product images there.
     Api,
     /// `shop-workers --only TYPE`.
     Worker(WorkerType),
 }
 
 impl Reader {
-    /// Whether it reads (or, for the invoice worker, writes) invoice PDFs.
+    /// Whether it reads (or writes) the invoice storage: invoice PDFs and product images.
     fn uses_invoices(self) -> bool {
         matches!(
             self,
-            Self::Api | Self::Worker(WorkerType::Invoice | WorkerType::Email)
+            Self::Api | Self::Worker(WorkerType::Invoice | WorkerType::Email | WorkerType::Media)
         )
     }
+
+    /// What it may write there: the invoice Worker its PDFs (everything); the API uploaded
+    /// product images and the media Worker their sizes, in `images/` only, so neither can
+    /// rewrite an invoice (a legal record); email Workers nothing.
+    fn writes(self) -> StorageWrites {
+        match self {
+            Self::Worker(WorkerType::Invoice) => StorageWrites::Everything,
+            Self::Api | Self::Worker(WorkerType::Media) => StorageWrites::ImagesOnly,
+            Self::Worker(_) => StorageWrites::Nothing,
+        }
+    }
+}
+
+/// Which part of the invoice volume a process mounts read-write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StorageWrites {
+    Everything,
+    ImagesOnly,
+    Nothing,
 }
 
 /// ConfigMap keys of the non-secret settings the Shop sets.
@@ -276,22 +298,27 @@ pub(crate) fn add_settings(pod: &mut PodSpec, shop: &Shop, reader: Reader) {
     };
     container.env.get_or_insert_with(Vec::new).extend(env);
     if let Some(claim) = claim {
-        // Only the invoice Worker writes; the API and email Workers read stored PDFs.
-        let read_only = reader != Reader::Worker(WorkerType::Invoice);
-        container
-            .volume_mounts
-            .get_or_insert_with(Vec::new)
-            .push(VolumeMount {
+        let writes = reader.writes();
+        let mounts = container.volume_mounts.get_or_insert_with(Vec::new);
+        mounts.push(VolumeMount {
+            name: INVOICE_VOLUME.to_owned(),
+            mount_path: INVOICE_DIR.to_owned(),
+            read_only: (writes != StorageWrites::Everything).then_some(true),
+            ..VolumeMount::default()
+        });
+        if writes == StorageWrites::ImagesOnly {
+            mounts.push(VolumeMount {
                 name: INVOICE_VOLUME.to_owned(),
-                mount_path: INVOICE_DIR.to_owned(),
-                read_only: read_only.then_some(true),
+                mount_path: format!("{INVOICE_DIR}/{IMAGES_SUBDIR}"),
+                sub_path: Some(IMAGES_SUBDIR.to_owned()),
                 ..VolumeMount::default()
             });
+        }
         pod.volumes.get_or_insert_with(Vec::new).push(Volume {
             name: INVOICE_VOLUME.to_owned(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                 claim_name: claim,
-                read_only: read_only.then_some(true),
+                read_only: (writes == StorageWrites::Nothing).then_some(true),
             }),
             ..Volume::default()
         });

@@ -45,7 +45,7 @@ pub const TERMINATION_GRACE_SECONDS: i64 = 60;
 pub enum Setting {
     /// `spec.smtp`: email Workers send through it.
     Smtp,
-    /// `spec.invoices.storage`: invoice Workers store PDFs there.
+    /// `spec.invoices.storage`: invoice Workers store PDFs there, media Workers image variants.
     InvoiceStorage,
 }
 
@@ -62,7 +62,8 @@ impl Setting {
     pub fn required_by(worker_type: WorkerType) -> &'static [Self] {
         match worker_type {
             WorkerType::Email => &[Self::Smtp],
-            WorkerType::Invoice => &[Self::InvoiceStorage],
+            // Media Workers keep image variants beside the invoice PDFs.
+            WorkerType::Invoice | WorkerType::Media => &[Self::InvoiceStorage],
             WorkerType::Notification | WorkerType::Analytics => &[],
         }
     }

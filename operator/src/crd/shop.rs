@@ -9,6 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::backends::{DatabaseSpec, RabbitmqSpec};
 use super::common::{AUTOSCALING_NEEDS_CPU_REQUEST, AutoscalingSpec, DNS_1035_RULE, SecretKeyRef};
 use super::settings::{CommerceSpec, InvoicesSpec, NotificationsSpec, PaymentsSpec, SmtpSpec};
 
@@ -41,15 +42,17 @@ pub struct ShopSpec {
     /// The API Deployment: replicas, resources, autoscaling, Service and Ingress.
     #[serde(default)]
     pub api: ApiSpec,
-    /// PostgreSQL: run by the operator (`managed`) or supplied (`external`).
+    /// PostgreSQL: run by the operator (`managed`), supplied (`external`) or a CloudNativePG
+    /// `Cluster` (`cloudNativePG`).
     #[serde(default)]
-    pub database: BackendSpec,
+    pub database: DatabaseSpec,
     /// Redis: run by the operator (`managed`) or supplied (`external`).
     #[serde(default)]
     pub redis: BackendSpec,
-    /// RabbitMQ: run by the operator (`managed`) or supplied (`external`).
+    /// RabbitMQ: run by the operator (`managed`), supplied (`external`) or a `RabbitmqCluster`
+    /// of the RabbitMQ Cluster Operator (`clusterOperator`).
     #[serde(default)]
-    pub rabbitmq: BackendSpec,
+    pub rabbitmq: RabbitmqSpec,
     /// Signing key for access tokens.
     #[serde(default)]
     pub auth: AuthSpec,
@@ -285,7 +288,7 @@ pub struct IngressSpec {
     pub tls_secret_name: Option<String>,
 }
 
-/// A backend (PostgreSQL, Redis or RabbitMQ): exactly one of `managed` or `external`.
+/// Redis: exactly one of `managed` or `external`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(

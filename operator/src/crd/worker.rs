@@ -62,7 +62,7 @@ fn default_concurrency() -> i32 {
     4
 }
 
-/// The four kinds of worker `shop-workers` runs.
+/// The kinds of worker `shop-workers` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerType {
@@ -74,15 +74,18 @@ pub enum WorkerType {
     Notification,
     /// Event store and aggregates.
     Analytics,
+    /// Product images' smaller variants.
+    Media,
 }
 
 impl WorkerType {
     /// Every type, in a stable order.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Email,
         Self::Invoice,
         Self::Notification,
         Self::Analytics,
+        Self::Media,
     ];
 
     /// The name used on the command line, in labels and in object names.
@@ -92,6 +95,7 @@ impl WorkerType {
             Self::Invoice => "invoice",
             Self::Notification => "notification",
             Self::Analytics => "analytics",
+            Self::Media => "media",
         }
     }
 }

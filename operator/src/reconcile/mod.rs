@@ -5,6 +5,7 @@ pub mod backup;
 pub mod dereference;
 pub mod monitoring;
 pub mod observe;
+pub mod restore;
 pub mod shop;
 pub mod status;
 pub mod validate;

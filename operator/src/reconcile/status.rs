@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::apply::{Managed, write_status};
 use crate::conditions::{self, ConditionType, Observed};
 use crate::context::Context;
-use crate::crd::{BackupStatus, ShopStatus, WorkerStatus};
+use crate::crd::{BackupStatus, RestoreStatus, ShopStatus, WorkerStatus};
 use crate::error::Error;
 
 /// A custom resource's status: conditions and the generation they describe.
@@ -35,7 +35,7 @@ macro_rules! impl_status {
     )*};
 }
 
-impl_status!(ShopStatus, WorkerStatus, BackupStatus);
+impl_status!(ShopStatus, WorkerStatus, BackupStatus, RestoreStatus);
 
 /// A custom resource of ours and its status type.
 pub trait WithStatus: Managed {
@@ -55,6 +55,13 @@ impl WithStatus for crate::crd::Shop {
 impl WithStatus for crate::crd::Worker {
     type Status = WorkerStatus;
     fn status(&self) -> Option<&WorkerStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl WithStatus for crate::crd::Restore {
+    type Status = RestoreStatus;
+    fn status(&self) -> Option<&RestoreStatus> {
         self.status.as_ref()
     }
 }

@@ -47,7 +47,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube_fake_client::ClientBuilder;
 use serde_json::{Value, json};
 use shop_operator::build::service_monitor::ServiceMonitor;
-use shop_operator::crd::{Backup, Shop, Worker};
+use shop_operator::crd::{Backup, Restore, Shop, Worker};
 use tokio::net::TcpListener;
 use tokio::sync::watch as signal;
 use tokio::task::JoinHandle;
@@ -224,6 +224,7 @@ impl ApiServer {
             .with_resource::<Shop>()
             .with_resource::<Worker>()
             .with_resource::<Backup>()
+            .with_resource::<Restore>()
             .with_resource::<ServiceMonitor>()
             // Not Shop, Worker and Backup: the fake wants `Default` for that; it registers their
             // status subresource on the first object that has a status.

@@ -73,9 +73,18 @@ pub const KINDS: &[Kind] = &[
         "PrometheusRule",
         false,
     ),
+    // The backends a Shop hands to CloudNativePG and the RabbitMQ Cluster Operator.
+    kind("/apis/postgresql.cnpg.io/v1", "clusters", "Cluster", true),
+    kind(
+        "/apis/rabbitmq.com/v1beta1",
+        "rabbitmqclusters",
+        "RabbitmqCluster",
+        true,
+    ),
     kind("/apis/shop.dev/v1alpha1", "shops", "Shop", true),
     kind("/apis/shop.dev/v1alpha1", "workers", "Worker", true),
     kind("/apis/shop.dev/v1alpha1", "backups", "Backup", true),
+    kind("/apis/shop.dev/v1alpha1", "restores", "Restore", true),
 ];
 
 impl Kind {

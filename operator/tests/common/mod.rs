@@ -15,10 +15,12 @@ use kube::core::ObjectMeta;
 use kube::{Api, Client, Resource};
 use kube_fake_client::ClientBuilder;
 use serde_json::{Value, json};
+use shop_operator::build::cnpg::{CLUSTER_CRD, Cluster};
 use shop_operator::build::prometheus_rule::{PROMETHEUS_RULE_CRD, PrometheusRule};
+use shop_operator::build::rabbitmq_cluster::{RABBITMQ_CLUSTER_CRD, RabbitmqCluster};
 use shop_operator::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use shop_operator::context::Context;
-use shop_operator::crd::{Backup, Shop, Worker};
+use shop_operator::crd::{Backup, Restore, Shop, Worker};
 
 pub mod api_server;
 mod defaults;
@@ -98,8 +100,11 @@ impl FakeCluster {
             .with_resource::<Shop>()
             .with_resource::<Worker>()
             .with_resource::<Backup>()
+            .with_resource::<Restore>()
             .with_resource::<ServiceMonitor>()
             .with_resource::<PrometheusRule>()
+            .with_resource::<Cluster>()
+            .with_resource::<RabbitmqCluster>()
             .build()
             .await
             .expect("fake client builds");
@@ -242,14 +247,36 @@ impl FakeCluster {
             .await;
     }
 
+    /// Installs CloudNativePG's Cluster CRD.
+    pub async fn install_cnpg_crd(&self) {
+        self.install_crd("postgresql.cnpg.io", CLUSTER_CRD, "Cluster", "clusters")
+            .await;
+    }
+
+    /// Installs the RabbitMQ Cluster Operator's RabbitmqCluster CRD.
+    pub async fn install_rabbitmq_cluster_crd(&self) {
+        self.install_crd(
+            "rabbitmq.com",
+            RABBITMQ_CLUSTER_CRD,
+            "RabbitmqCluster",
+            "rabbitmqclusters",
+        )
+        .await;
+    }
+
     async fn install_monitoring_crd(&self, name: &str, kind: &str, plural: &str) {
+        self.install_crd("monitoring.coreos.com", name, kind, plural)
+            .await;
+    }
+
+    async fn install_crd(&self, group: &str, name: &str, kind: &str, plural: &str) {
         let crd = CustomResourceDefinition {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
                 ..ObjectMeta::default()
             },
             spec: CustomResourceDefinitionSpec {
-                group: "monitoring.coreos.com".to_owned(),
+                group: group.to_owned(),
                 names: CustomResourceDefinitionNames {
                     kind: kind.to_owned(),
                     plural: plural.to_owned(),

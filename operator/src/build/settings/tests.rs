@@ -198,7 +198,8 @@ fn secret_settings_reach_only_the_processes_that_use_them() {
                 ));
                 vars
             }
-            "invoice" => s3.to_vec(),
+            // The media Worker stores image sizes in the invoices' bucket.
+            "invoice" | "media" => s3.to_vec(),
             "email" => {
                 let mut vars = s3.to_vec();
                 vars.push(var("SHOP_SMTP_USERNAME", "shop-smtp", "username"));
@@ -260,7 +261,7 @@ fn secret_settings_reach_only_the_processes_that_use_them() {
 }
 
 #[test]
-fn an_invoice_volume_is_shared_by_the_api_and_the_invoice_and_email_workers() {
+fn an_invoice_volume_is_shared_by_the_api_and_the_invoice_email_and_media_workers() {
     let shop = invoice_volume_shop();
     assert_eq!(settings(&shop)["SHOP_INVOICE_DIR"], INVOICE_DIR);
     for (name, pod) in pods(&shop) {
@@ -275,7 +276,7 @@ fn an_invoice_volume_is_shared_by_the_api_and_the_invoice_and_email_workers() {
             .flatten()
             .find(|mount| mount.name == INVOICE_VOLUME);
         match name.as_str() {
-            "api" | "invoice" | "email" => {
+            "api" | "invoice" | "email" | "media" => {
                 let claim = volume
                     .and_then(|volume| volume.persistent_volume_claim.as_ref())
                     .unwrap_or_else(|| panic!("{name} has no invoice claim"));
@@ -283,9 +284,26 @@ fn an_invoice_volume_is_shared_by_the_api_and_the_invoice_and_email_workers() {
                 let mount = mount.unwrap_or_else(|| panic!("{name} mounts no invoices"));
                 // Stored locations are file:// URLs under this path, the same in every pod.
                 assert_eq!(mount.mount_path, INVOICE_DIR, "{name}");
-                let writes = name == "invoice";
-                assert_eq!(mount.read_only, (!writes).then_some(true), "{name}");
-                assert_eq!(claim.read_only, (!writes).then_some(true), "{name}");
+                // Only the invoice Worker may write invoices; the API (uploaded images) and the
+                // media Worker (their sizes) write `images/` alone; email Workers read.
+                assert_eq!(
+                    mount.read_only,
+                    (name != "invoice").then_some(true),
+                    "{name}"
+                );
+                assert_eq!(claim.read_only, (name == "email").then_some(true), "{name}");
+                let images: Vec<_> = pod.containers[0]
+                    .volume_mounts
+                    .iter()
+                    .flatten()
+                    .filter(|mount| mount.sub_path.as_deref() == Some("images"))
+                    .map(|mount| (mount.mount_path.clone(), mount.read_only))
+                    .collect();
+                let expected = match name.as_str() {
+                    "api" | "media" => vec![(format!("{INVOICE_DIR}/images"), None)],
+                    _ => Vec::new(),
+                };
+                assert_eq!(images, expected, "{name}");
             }
             _ => assert!(volume.is_none() && mount.is_none(), "{name}"),
         }
@@ -294,13 +312,21 @@ fn an_invoice_volume_is_shared_by_the_api_and_the_invoice_and_email_workers() {
 
 /// Where a worker writes by default (relative to its read-only working directory) and the
 /// settings that send it elsewhere: README.md's Workers section.
-const DEFAULT_WRITES: [(WorkerType, &str, &str); 2] = [
+/// The third field is the subfolder written (the media Worker writes only `images/`).
+const DEFAULT_WRITES: [(WorkerType, &str, &str, &str); 3] = [
     (
         WorkerType::Invoice,
         "SHOP_INVOICE_DIR",
+        "",
         "SHOP_INVOICE_BUCKET",
     ),
-    (WorkerType::Email, "SHOP_MAIL_DIR", "SHOP_SMTP_HOST"),
+    (
+        WorkerType::Media,
+        "SHOP_INVOICE_DIR",
+        "/images",
+        "SHOP_INVOICE_BUCKET",
+    ),
+    (WorkerType::Email, "SHOP_MAIL_DIR", "", "SHOP_SMTP_HOST"),
 ];
 
 #[test]
@@ -318,7 +344,7 @@ fn a_worker_the_shop_has_the_settings_for_writes_nothing_to_its_read_only_root()
             let container = &pod.containers[0];
             let security = container.security_context.as_ref().expect("security");
             assert_eq!(security.read_only_root_filesystem, Some(true));
-            for (writer, folder, instead) in DEFAULT_WRITES {
+            for (writer, folder, subfolder, instead) in DEFAULT_WRITES {
                 if writer != type_ || config.contains_key(instead) {
                     continue;
                 }
@@ -326,9 +352,15 @@ fn a_worker_the_shop_has_the_settings_for_writes_nothing_to_its_read_only_root()
                 let path = config
                     .get(folder)
                     .unwrap_or_else(|| panic!("{type_:?} would write to the default {folder}"));
-                let writable = container.volume_mounts.iter().flatten().any(|mount| {
-                    path.starts_with(&mount.mount_path) && mount.read_only != Some(true)
-                });
+                let path = format!("{path}{subfolder}");
+                // The mount deepest in the path decides, as in the container.
+                let writable = container
+                    .volume_mounts
+                    .iter()
+                    .flatten()
+                    .filter(|mount| path.starts_with(&mount.mount_path))
+                    .max_by_key(|mount| mount.mount_path.len())
+                    .is_some_and(|mount| mount.read_only != Some(true));
                 assert!(
                     writable,
                     "{type_:?}: {folder}={path} is not a writable mount"
@@ -352,6 +384,8 @@ fn a_worker_names_the_shop_settings_it_lacks() {
         Vec::<String>::new()
     );
     assert_eq!(missing(WorkerType::Analytics, &bare), Vec::<String>::new());
+    // Image sizes are stored beside the invoices.
+    assert_eq!(missing(WorkerType::Media, &bare), ["spec.invoices.storage"]);
     // A seller alone is not storage.
     let seller_only = shop_with_spec(json!({
         "version": "1.0.0", "invoices": { "seller": ["Shop"] }

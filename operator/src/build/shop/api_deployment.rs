@@ -78,6 +78,21 @@ pub fn api_deployment(shop: &Shop, version: &str, config_hash: &str) -> Deployme
         ..http_probe("/healthz")
     });
     container.resources = api.resources.clone();
+    // A Restore in place holds the Shop in maintenance: the API serves reads and refuses writes
+    // (the pods roll, as for any change of the template, and stay ready).
+    if shop
+        .annotations()
+        .contains_key(crate::crd::MAINTENANCE_ANNOTATION)
+    {
+        container
+            .env
+            .get_or_insert_with(Vec::new)
+            .push(k8s_openapi::api::core::v1::EnvVar {
+                name: crate::reconcile::restore::MAINTENANCE_ENV.to_owned(),
+                value: Some("read-only".to_owned()),
+                ..Default::default()
+            });
+    }
 
     let mut pod = shop_pod(shop, container);
     add_settings(&mut pod, shop, Reader::Api);

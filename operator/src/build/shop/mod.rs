@@ -38,7 +38,9 @@ use crate::build::{
     SHOP_UID, controlled_meta, image, restricted_container_security, restricted_pod_security,
     shop_env, shop_env_from, tracing_env,
 };
-use crate::crd::{BackendSpec, ManagedBackend, Shop};
+#[cfg(doc)]
+use crate::crd::{DatabaseSpec, RabbitmqSpec};
+use crate::crd::{ExternalBackend, ManagedBackend, Shop};
 use crate::labels;
 use crate::names::Backend;
 
@@ -110,12 +112,27 @@ pub fn backend_port_name(backend: Backend) -> &'static str {
     }
 }
 
+/// The shapes every backend has, of the Shop's spec of one backend (PostgreSQL and RabbitMQ
+/// have a third: [`DatabaseSpec::cloud_native_pg`], [`RabbitmqSpec::cluster_operator`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BackendRef<'a> {
+    /// Run by the operator as a StatefulSet.
+    pub managed: Option<&'a ManagedBackend>,
+    /// Supplied as a URL in a Secret.
+    pub external: Option<&'a ExternalBackend>,
+}
+
 /// The Shop's spec of one backend.
-pub fn backend_spec(shop: &Shop, backend: Backend) -> &BackendSpec {
-    match backend {
-        Backend::Postgres => &shop.spec.database,
-        Backend::Redis => &shop.spec.redis,
-        Backend::RabbitMq => &shop.spec.rabbitmq,
+pub fn backend_spec(shop: &Shop, backend: Backend) -> BackendRef<'_> {
+    let spec = &shop.spec;
+    let (managed, external) = match backend {
+        Backend::Postgres => (&spec.database.managed, &spec.database.external),
+        Backend::Redis => (&spec.redis.managed, &spec.redis.external),
+        Backend::RabbitMq => (&spec.rabbitmq.managed, &spec.rabbitmq.external),
+    };
+    BackendRef {
+        managed: managed.as_ref(),
+        external: external.as_ref(),
     }
 }
 
@@ -126,7 +143,6 @@ pub fn managed_backends(shop: &Shop) -> Vec<(Backend, &ManagedBackend)> {
         .filter_map(|backend| {
             backend_spec(shop, backend)
                 .managed
-                .as_ref()
                 .map(|managed| (backend, managed))
         })
         .collect()
@@ -138,7 +154,6 @@ pub fn managed_backends(shop: &Shop) -> Vec<(Backend, &ManagedBackend)> {
 pub fn keeps_volume(shop: &Shop, backend: Backend) -> bool {
     backend_spec(shop, backend)
         .managed
-        .as_ref()
         .is_some_and(|managed| !managed.delete_volume_with_shop)
 }
 
@@ -173,7 +188,8 @@ fn match_labels(labels: BTreeMap<String, String>) -> LabelSelector {
 
 /// Every object a Shop produces at `version`, as JSON, in the order the reconciler applies them:
 /// ConfigMap, credentials Secret (unless the JWT secret is supplied), for each managed backend its
-/// Secret, Service, StatefulSet and (when enabled) NetworkPolicy, the migration Job, then the API's
+/// Secret, Service, StatefulSet and (when enabled) NetworkPolicy, the CloudNativePG Cluster and
+/// RabbitmqCluster (when asked for), the migration Job, then the API's
 /// Deployment, Service, PodDisruptionBudget, HPA and Ingress (when asked for) and ServiceMonitor
 /// (when `spec.monitoring.serviceMonitor`). Secrets are generated as if none existed yet.
 ///
@@ -200,6 +216,15 @@ pub fn shop_objects(
         if shop.spec.network_policy.enabled {
             objects.push(json(backend_network_policy(shop, backend)));
         }
+    }
+    // The backends handed to other operators (their CRDs are taken to exist).
+    if let Some(spec) = &shop.spec.database.cloud_native_pg {
+        objects.push(json(crate::build::cnpg::cluster(shop, spec)));
+    }
+    if let Some(spec) = &shop.spec.rabbitmq.cluster_operator {
+        objects.push(json(crate::build::rabbitmq_cluster::rabbitmq_cluster(
+            shop, spec,
+        )));
     }
     objects.push(json(migration_job(shop, version)));
     objects.push(json(api_deployment(shop, version, &hash)));

@@ -9,6 +9,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::ResourceExt;
 
 use super::desired::{DesiredShop, Migration};
+use super::operated::{self, AppliedOperated};
 use super::validate::ValidatedShop;
 use crate::apply::{Managed, Outcome, apply, delete_owned, hand_over_if_autoscaled};
 use crate::build::prometheus_rule::PrometheusRule;
@@ -24,6 +25,8 @@ use crate::reconcile::observe::JobState;
 pub struct Applied {
     /// Each managed backend's StatefulSet.
     pub stateful_sets: Vec<(Backend, StatefulSet)>,
+    /// The backends handed to other operators, as applied.
+    pub operated: AppliedOperated,
     /// The API Deployment, once a version is migrated.
     pub deployment: Option<Deployment>,
     /// Whether this pass created the migration Job.
@@ -56,6 +59,7 @@ pub async fn apply_all(
             }
         }
     }
+    applied.operated = operated::apply_all(ctx, &desired.operated).await?;
 
     match &desired.migration {
         Migration::Start(job) => {
@@ -77,7 +81,10 @@ pub async fn apply_all(
                 delete::<Job>(ctx, validated, &name).await?;
             }
         }
-        Migration::Done | Migration::WaitingForDatabase | Migration::Existing { .. } => {}
+        Migration::Done
+        | Migration::WaitingForDatabase
+        | Migration::WaitingForRestore { .. }
+        | Migration::Existing { .. } => {}
     }
 
     if let Some(api) = &desired.api {

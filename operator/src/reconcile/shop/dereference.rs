@@ -17,6 +17,8 @@ use crate::reconcile::dereference::{DereferenceError, get};
 use crate::reconcile::monitoring;
 use crate::reconcile::validate::SecretReference;
 
+use super::operated::{self, FoundOperated};
+
 /// What the cluster holds for one Shop.
 #[derive(Debug, Clone, Default)]
 pub struct Found {
@@ -38,6 +40,8 @@ pub struct Found {
     pub prometheus_rule_crd: bool,
     /// Whether the claim of `spec.invoices.storage.volume` exists (true when none is named).
     pub invoice_claim: bool,
+    /// The backends handed to other operators (CloudNativePG, the RabbitMQ Cluster Operator).
+    pub operated: FoundOperated,
 }
 
 /// A managed backend's objects as they exist.
@@ -70,6 +74,7 @@ impl Found {
             service_monitor_crd: true,
             prometheus_rule_crd: true,
             invoice_claim: true,
+            operated: FoundOperated::empty_cluster(shop),
             ..Self::default()
         }
     }
@@ -85,7 +90,7 @@ pub fn secret_references(shop: &Shop) -> Vec<SecretReference> {
     let spec = &shop.spec;
     let mut references = Vec::new();
     for backend in Backend::ALL {
-        if let Some(external) = &build::backend_spec(shop, backend).external {
+        if let Some(external) = build::backend_spec(shop, backend).external {
             references.push(SecretReference {
                 field: format!("spec.{}.external.secretRef", backend_field(backend)),
                 name: external.secret_ref.name.clone(),
@@ -190,6 +195,7 @@ pub async fn dereference(
             .is_some(),
         None => true,
     };
+    let operated = operated::dereference(client, shop, namespace).await?;
     Ok(Found {
         secrets,
         credentials,
@@ -199,5 +205,6 @@ pub async fn dereference(
         service_monitor_crd,
         prometheus_rule_crd,
         invoice_claim,
+        operated,
     })
 }

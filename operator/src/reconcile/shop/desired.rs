@@ -14,6 +14,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
 use serde_json::Value;
 
+use super::operated::{self, DesiredOperated};
 use super::validate::ValidatedShop;
 use crate::build::prometheus_rule::{PrometheusRule, shop_prometheus_rule};
 use crate::build::shop as build;
@@ -37,6 +38,8 @@ pub struct DesiredShop {
     pub generated_secrets: Vec<GeneratedSecret>,
     /// Each managed backend's objects.
     pub backends: Vec<DesiredBackend>,
+    /// The backends handed to other operators (CloudNativePG, RabbitMQ Cluster Operator).
+    pub operated: DesiredOperated,
     /// What to do about the schema.
     pub migration: Migration,
     /// The version the API runs after this pass, if any has been migrated.
@@ -80,6 +83,12 @@ pub enum Migration {
     Done,
     /// The Job is created once the database is ready.
     WaitingForDatabase,
+    /// A new Shop created to receive a backup (`shop.dev/restore-from`): nothing is migrated
+    /// (nor served) until the `intoNewShop` Restore filled its database and removed the mark.
+    WaitingForRestore {
+        /// The Restore it waits for.
+        restore: String,
+    },
     /// Create this Job.
     Start(Box<Job>),
     /// The Job exists; it is never re-applied (its template is immutable).
@@ -149,6 +158,7 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         });
     }
 
+    let operated = operated::desired(shop, &found.operated);
     let migration = migration(validated);
     let serving_version = match &migration {
         Migration::Done
@@ -159,7 +169,12 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         _ => validated.running_version.clone(),
     };
     let api = serving_version.as_deref().map(|version| DesiredApi {
-        deployment: build::api_deployment(shop, version, &config_hash),
+        deployment: {
+            let mut deployment = build::api_deployment(shop, version, &config_hash);
+            let credentials = found.operated.credentials_version.as_deref();
+            operated::annotate_credentials(&mut deployment, credentials);
+            deployment
+        },
         service: build::api_service(shop),
         pdb: build::api_pdb(shop),
         hpa: build::api_hpa(shop),
@@ -180,6 +195,7 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
         config_hash,
         generated_secrets,
         backends,
+        operated,
         migration,
         serving_version,
         api,
@@ -189,8 +205,12 @@ pub fn desired(validated: &ValidatedShop<'_>, new_secret: &dyn Fn() -> String) -
 }
 
 /// Whether the Shop's database can take a migration: a managed one whose StatefulSet has a ready
-/// replica, or an external one (its Secret exists: validation checked).
+/// replica, a CloudNativePG Cluster that serves, or an external one (its Secret exists:
+/// validation checked).
 pub fn database_ready(validated: &ValidatedShop<'_>) -> bool {
+    if let Some(ready) = operated::database_ready(&validated.found.operated) {
+        return ready;
+    }
     match validated.found.backend(Backend::Postgres) {
         Some(found) => found
             .stateful_set
@@ -215,6 +235,15 @@ fn migration(validated: &ValidatedShop<'_>) -> Migration {
     let target = validated.target_version();
     if validated.running_version.as_deref() == Some(target) {
         return Migration::Done;
+    }
+    let held_by = validated
+        .shop
+        .annotations()
+        .get(crate::crd::RESTORE_FROM_ANNOTATION);
+    if let (None, Some(restore)) = (&validated.running_version, held_by) {
+        return Migration::WaitingForRestore {
+            restore: restore.clone(),
+        };
     }
     let job = migration_job(validated.shop, target);
     match &validated.found.migration_job {
@@ -272,6 +301,7 @@ impl DesiredShop {
                 push(&mut objects, policy);
             }
         }
+        objects.extend(self.operated.objects());
         if let Migration::Start(job) = &self.migration {
             push(&mut objects, job.as_ref());
         }

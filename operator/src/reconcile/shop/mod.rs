@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod dereference;
 pub mod desired;
+pub mod operated;
 pub mod status;
 pub mod validate;
 
@@ -48,11 +49,7 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
         };
     }
     match run(&shop, &ctx).await {
-        Ok(ready) => Ok(Action::requeue(if ready {
-            STEADY_REQUEUE
-        } else {
-            PROGRESSING_REQUEUE
-        })),
+        Ok(next_look) => Ok(Action::requeue(next_look)),
         Err(error) => {
             report_failure(&ctx, &*shop, status::failure_conditions(&error), &error).await;
             Err(error)
@@ -73,8 +70,9 @@ async fn write_paused(ctx: &Context, shop: &Shop, paused: &[Observed]) -> Result
     Ok(crate::apply::write_status(&ctx.client, shop, shop.status.as_ref(), &status).await?)
 }
 
-/// One pass through the stages; returns whether the Shop is ready.
-async fn run(shop: &Shop, ctx: &Context) -> Result<bool> {
+/// One pass through the stages; returns how soon to look again: long when the Shop is ready or
+/// waits for another operator to be installed, short while something is starting.
+async fn run(shop: &Shop, ctx: &Context) -> Result<Duration> {
     let namespace = namespace_of(shop)?;
     let found = dereference::dereference(&ctx.client, shop, &namespace).await?;
     let validated = validate::validate(shop, namespace, found)?;
@@ -90,7 +88,15 @@ async fn run(shop: &Shop, ctx: &Context) -> Result<bool> {
         .iter()
         .any(|condition| condition.type_ == ConditionType::Ready && condition.status);
     write_observed(ctx, shop, next, &observed).await?;
-    Ok(ready)
+    Ok(if ready && desired.operated.hands_over() {
+        operated::OPERATED_REQUEUE
+    } else if ready {
+        STEADY_REQUEUE
+    } else if desired.operated.waits_for_an_operator() {
+        operated::OPERATOR_MISSING_REQUEUE
+    } else {
+        PROGRESSING_REQUEUE
+    })
 }
 
 /// Every object the operator would apply for `shop` on an empty cluster where the CRDs exist,

@@ -6,6 +6,7 @@ use kube::Resource;
 use super::apply::Applied;
 use super::dereference::backend_field;
 use super::desired::{DesiredShop, Migration, ready_replicas};
+use super::operated;
 use super::validate::ValidatedShop;
 use crate::build::shop as build;
 use crate::conditions::{self, ConditionType, Observed};
@@ -34,6 +35,12 @@ pub fn observe(
     let target = validated.target_version();
     let mut observed = Vec::new();
     for backend in Backend::ALL {
+        if let Some(handed_over) =
+            operated::condition(backend, &desired.operated, &applied.operated)
+        {
+            observed.push(handed_over);
+            continue;
+        }
         let condition = backend_condition(backend);
         let name = names::backend(&validated.name, backend);
         let stateful_set = applied
@@ -68,6 +75,14 @@ pub fn observe(
             ConditionType::Migrated,
             "Migrated",
             format!("the schema is at version {target}"),
+        ),
+        Migration::WaitingForRestore { restore } => Observed::no(
+            ConditionType::Migrated,
+            "WaitingForRestore",
+            format!(
+                "version {target} is migrated once Restore {restore} has filled the database \
+                 (annotation shop.dev/restore-from)"
+            ),
         ),
         Migration::WaitingForDatabase => Observed::no(
             ConditionType::Migrated,
@@ -219,6 +234,7 @@ pub async fn publish_events(
         }
         _ => {}
     }
+    operated::publish_events(ctx, &shop, previous, &desired.operated).await;
     desired
         .service_monitor
         .publish_event(ctx, &shop, previous)

@@ -17,6 +17,9 @@ pub struct Found {
     pub deployment: Option<Deployment>,
     /// Whether the ServiceMonitor CRD is installed (read only when the Shop asks for monitoring).
     pub service_monitor_crd: bool,
+    /// The version of the credentials CloudNativePG / the RabbitMQ Cluster Operator made for
+    /// the Shop, put on the pod template so that new ones roll the pool.
+    pub credentials_version: Option<String>,
 }
 
 /// Reads everything the later stages need.
@@ -32,9 +35,16 @@ pub async fn dereference(
         .as_ref()
         .is_some_and(|shop| shop.spec.monitoring.service_monitor);
     let service_monitor_crd = monitoring::crd_installed(client, asked).await?;
+    let credentials_version = match &shop {
+        Some(shop) => {
+            crate::reconcile::shop::operated::credentials_version(client, shop, namespace).await?
+        }
+        None => None,
+    };
     Ok(Found {
         shop,
         deployment,
         service_monitor_crd,
+        credentials_version,
     })
 }

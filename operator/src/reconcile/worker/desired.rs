@@ -5,7 +5,10 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
 
 use super::validate::ValidatedWorker;
+use kube::ResourceExt;
+
 use crate::build::worker as build;
+use crate::crd::MAINTENANCE_ANNOTATION;
 use crate::reconcile::monitoring;
 
 /// The objects of one Worker's pool.
@@ -30,10 +33,37 @@ pub fn desired(validated: &ValidatedWorker<'_>, version: &str) -> DesiredWorker 
         validated.found.service_monitor_crd,
         || build::worker_service_monitor(worker, shop),
     );
+    let mut deployment = build::worker_deployment(worker, shop, version);
+    crate::reconcile::shop::operated::annotate_credentials(
+        &mut deployment,
+        validated.found.credentials_version.as_deref(),
+    );
+    let mut hpa = build::worker_hpa(worker);
+    let replicas = deployment.spec.as_mut().map(|spec| &mut spec.replicas);
+    let live_replicas = validated
+        .found
+        .deployment
+        .as_ref()
+        .and_then(|live| live.spec.as_ref())
+        .and_then(|spec| spec.replicas);
+    if shop.annotations().contains_key(MAINTENANCE_ANNOTATION) {
+        // A Restore replaces the database: no worker may write meanwhile. The autoscaler goes
+        // too, or it would scale the pool back up.
+        if let Some(replicas) = replicas {
+            *replicas = Some(0);
+        }
+        hpa = None;
+    } else if let (Some(autoscaling), Some(replicas), Some(0)) =
+        (&worker.spec.autoscaling, replicas, live_replicas)
+    {
+        // Back from maintenance with an autoscaler: an autoscaler never scales a pool up from
+        // zero, so the pool restarts at its minimum; the next pass hands the count over.
+        *replicas = Some(autoscaling.min_replicas);
+    }
     DesiredWorker {
-        deployment: build::worker_deployment(worker, shop, version),
+        deployment,
         service: build::worker_service(worker, shop),
-        hpa: build::worker_hpa(worker),
+        hpa,
         service_monitor,
     }
 }

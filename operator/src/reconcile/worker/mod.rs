@@ -65,6 +65,7 @@ pub fn render(worker: &Worker, shop: &crate::crd::Shop) -> Result<Vec<serde_json
         shop: Some(shop.clone()),
         deployment: None,
         service_monitor_crd: true,
+        credentials_version: None,
     };
     let mut validated = validate::validate(worker, namespace, found)?;
     let version = shop.spec.version.clone();
