@@ -71,7 +71,7 @@ pub const DEAD_LETTER_EXCHANGE: &str = "shop.dead-letter";
 /// How many times a message is delivered before it is dead-lettered (quorum `x-delivery-limit`).
 pub const DELIVERY_LIMIT: i64 = 5;
 
-/// The four workers, each with its own quorum queue.
+/// The workers, each with its own quorum queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerKind {
@@ -79,14 +79,17 @@ pub enum WorkerKind {
     Invoice,
     Notification,
     Analytics,
+    /// Product images' smaller variants.
+    Media,
 }
 
 impl WorkerKind {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Email,
         Self::Invoice,
         Self::Notification,
         Self::Analytics,
+        Self::Media,
     ];
 
     /// Name on the command line (`--only`), in metrics and in the processed-message records.
@@ -96,6 +99,7 @@ impl WorkerKind {
             Self::Invoice => "invoice",
             Self::Notification => "notification",
             Self::Analytics => "analytics",
+            Self::Media => "media",
         }
     }
 
@@ -118,6 +122,8 @@ impl WorkerKind {
         match self {
             Self::Email => &[
                 "dev.shop.user.registered.*",
+                "dev.shop.user.password_reset_requested.*",
+                "dev.shop.user.email_verification_requested.*",
                 "dev.shop.order.placed.*",
                 "dev.shop.order.paid.*",
                 "dev.shop.order.status_changed.*",
@@ -125,6 +131,8 @@ impl WorkerKind {
                 "dev.shop.invoice.created.*",
                 "dev.shop.payment.failed.*",
                 "dev.shop.payment.refunded.*",
+                // To the staff address, not a customer.
+                "dev.shop.stock.low.*",
             ],
             Self::Invoice => &["dev.shop.order.paid.*"],
             Self::Notification => &[
@@ -134,6 +142,7 @@ impl WorkerKind {
                 "dev.shop.stock.low.*",
             ],
             Self::Analytics => &["dev.shop.#"],
+            Self::Media => &["dev.shop.product.image_added.*"],
         }
     }
 

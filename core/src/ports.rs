@@ -6,13 +6,23 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Address, AddressId, AddressSnapshot, CartItemId, CartLine, Category, CategoryId, Email, Order,
-    OrderId, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Refund, Slug,
-    TaxRate, User, UserId, checkout::CheckoutError,
+    OrderId, OrderNumber, OrderStatus, OutboxEvent, Payment, Product, ProductId, Quantity, Refund,
+    Slug, TaxRate, User, UserId, checkout::CheckoutError,
 };
 use crate::messaging::CloudEvent;
 
+mod account_tokens;
+mod coupons;
+mod images;
 mod payments;
+mod shipping;
 mod workers;
+
+pub use coupons::CouponStore;
+pub use shipping::ShippingStore;
+
+pub use account_tokens::{AccountToken, AccountTokenStore, TokenPurpose};
+pub use images::{AddedImage, BlobError, ImageFiles, ProductDeletion, ProductImageStore};
 
 pub use payments::{
     NotificationError, NotificationStatus, PaymentCustomer, PaymentEffect, PaymentItem,
@@ -97,6 +107,8 @@ pub struct SearchQuery {
 pub struct OrderQuery {
     pub user_id: Option<UserId>,
     pub status: Option<OrderStatus>,
+    /// Only the order with this number (year and sequential part both match).
+    pub number: Option<OrderNumber>,
     pub after: Option<OrderId>,
     pub limit: u32,
 }
@@ -110,6 +122,8 @@ pub struct CheckoutRequest {
     /// is refused instead of replayed.
     pub fingerprint: String,
     pub shipping_address: Option<AddressSnapshot>,
+    /// The shipping method the customer chose (priced in the checkout transaction).
+    pub shipping_method: Option<crate::domain::ShippingMethod>,
     pub tax_rate: TaxRate,
     pub now: DateTime<Utc>,
     /// A product whose stock ends at or below this after the sale gets a `StockLow` event.
@@ -364,6 +378,11 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
         publisher: &dyn EventPublisher,
     ) -> Result<usize, RelayError>;
+    /// Puts published events back in the outbox (unpublished), for the relay to publish again:
+    /// the embedded default's workers return the events they had not handled when they stopped,
+    /// so that a restart handles them (each handler deduplicates on the event id). Waits for a
+    /// relay still holding their claim. Returns how many were put back.
+    async fn return_unhandled(&self, ids: &[uuid::Uuid]) -> StoreResult<u64>;
 }
 
 /// Why the broker did not take a batch of events. Nothing was marked published; the relay tries
@@ -421,6 +440,10 @@ pub trait Store:
     + NotificationStore
     + InvoiceStore
     + AnalyticsStore
+    + CouponStore
+    + ShippingStore
+    + ProductImageStore
+    + AccountTokenStore
 {
     /// `postgres` or `sqlite`, for logs and the start-up banner.
     fn backend(&self) -> &'static str;

@@ -12,6 +12,7 @@ pub mod fake_stripe;
 pub mod otlp;
 pub mod read_only;
 pub mod smtp;
+pub mod tls_redis;
 
 use shop_core::config::DatabaseUrl;
 use std::{

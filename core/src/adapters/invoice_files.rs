@@ -54,15 +54,8 @@ impl InvoiceStore {
 
     /// An S3-compatible bucket; credentials and region from `AWS_*`, `endpoint` for MinIO & co.
     pub fn s3(bucket: &str, endpoint: Option<&str>) -> anyhow::Result<Self> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if let Some(endpoint) = endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
-        let store = builder
-            .build()
-            .with_context(|| format!("invoice bucket {bucket}"))?;
+        let store =
+            s3_bucket(bucket, endpoint).with_context(|| format!("invoice bucket {bucket}"))?;
         Ok(Self {
             store: Arc::new(store),
             base: format!("s3://{bucket}"),
@@ -135,6 +128,21 @@ impl InvoiceStore {
             .ok_or_else(|| anyhow!("unsupported invoice location {location}"))?;
         Self::s3(bucket, endpoint)?.fetch(location).await
     }
+}
+
+/// An S3-compatible bucket (the invoices' and the product images'): credentials and region
+/// from `AWS_*`, `endpoint` for MinIO & co (plain `http://` allowed for in-cluster stores).
+pub(crate) fn s3_bucket(
+    bucket: &str,
+    endpoint: Option<&str>,
+) -> object_store::Result<object_store::aws::AmazonS3> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(endpoint) = endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    builder.build()
 }
 
 /// Reads stored invoices by their location (`file://…` or `s3://…`), buckets at the configured

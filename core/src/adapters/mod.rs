@@ -1,5 +1,6 @@
 //! Storage adapters, one folder per technology, chosen at start-up by the database URL's scheme.
 
+pub mod images;
 pub mod invoice_files;
 pub mod memory;
 pub mod payments;

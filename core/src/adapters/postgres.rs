@@ -21,6 +21,12 @@ pub static DIALECT: Dialect = Dialect {
     lock_row: " FOR UPDATE",
     lock_products: " FOR UPDATE OF p",
     lock_pending: " FOR UPDATE SKIP LOCKED",
+    // A sequence: never blocks a concurrent checkout, at the price of a gap when a checkout rolls
+    // back after taking a number.
+    next_order_number: "nextval('order_numbers')",
+    // Not `FOR UPDATE`: the stock update changes no key, and a weaker lock lets concurrent
+    // checkouts' references to the product (ledger, order lines) through without waiting.
+    lock_in_order: " FOR NO KEY UPDATE",
     sales_by_day: include_str!("sql/queries/postgres/sales_by_day.sql"),
     search: include_str!("sql/queries/postgres/search.sql"),
     // The terms are plain words (see `app::catalog`); plainto_tsquery treats its input as text,

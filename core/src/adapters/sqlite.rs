@@ -21,6 +21,9 @@ pub static DIALECT: Dialect = Dialect {
     lock_row: "",
     lock_products: "",
     lock_pending: "",
+    // The write lock is held from `BEGIN IMMEDIATE` on: nobody else can take the same maximum.
+    next_order_number: "(SELECT COALESCE(MAX(number), 0) + 1 FROM orders)",
+    lock_in_order: "",
     sales_by_day: include_str!("sql/queries/sqlite/sales_by_day.sql"),
     search: include_str!("sql/queries/sqlite/search.sql"),
     search_terms: quote_terms,

@@ -81,29 +81,39 @@ struct Claims {
     aud: String,
     iat: i64,
     exp: i64,
+    /// When the password was checked at the login this session descends from (Unix µs), carried
+    /// unchanged through refreshes and compared with the account's sessions-ended mark (see
+    /// `account_tokens`); tokens signed before it existed read as 0, i.e. older than any mark.
+    #[serde(default)]
+    auth_us: i64,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct RefreshRecord {
     user_id: UserId,
     family: String,
+    /// See `Claims::auth_us`: the login's, not this token's issue time, so a refresh racing a
+    /// password reset cannot make a session look newer than the reset.
+    #[serde(default)]
+    auth_us: i64,
 }
 
-fn digest(text: &str) -> String {
+pub(super) fn digest(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut bytes = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn unavailable(error: KvError) -> AppError {
-    AppError::Internal(Box::new(error))
+/// The key-value store failed: 503 / UNAVAILABLE rather than an internal error.
+pub(super) fn unavailable(error: KvError) -> AppError {
+    AppError::Unavailable(Box::new(error))
 }
 
 impl Shop {
@@ -119,10 +129,13 @@ impl Shop {
                 retry_after: self.auth.lockout,
             });
         }
+        // Taken before the password hash is read: a reset committing while this login checks
+        // the old password marks a later time, so this session counts as ended by it.
+        let auth_us = self.clock.now().timestamp_micros();
         match self.authenticate(email, password).await {
             Ok(user) => {
                 self.kv.delete(&throttle_key).await.map_err(unavailable)?;
-                self.start_session(user, &random_token()).await
+                self.start_session(user, &random_token(), auth_us).await
             }
             Err(AppError::InvalidCredentials) => {
                 self.kv
@@ -162,6 +175,17 @@ impl Shop {
         };
         let record: RefreshRecord =
             serde_json::from_slice(&record).map_err(|_| AppError::Unauthenticated)?;
+        // A password reset ended every session the account had when it happened.
+        if self
+            .sessions_revoked_since(record.user_id, record.auth_us)
+            .await?
+        {
+            self.kv
+                .delete(&format!("family:{}", record.family))
+                .await
+                .map_err(unavailable)?;
+            return Err(AppError::Unauthenticated);
+        }
         self.kv
             .set(
                 &format!("rotated:{hash}"),
@@ -187,7 +211,8 @@ impl Shop {
         if user.disabled {
             return Err(AppError::AccountDisabled);
         }
-        self.start_session(user, &record.family).await
+        self.start_session(user, &record.family, record.auth_us)
+            .await
     }
 
     /// Ends the session family the refresh token belongs to. Unknown tokens are ignored, so
@@ -213,6 +238,23 @@ impl Shop {
     /// The actor an access token speaks for. Anything wrong with the token (signature,
     /// algorithm, expiry, issuer, audience, shape) is simply `Unauthenticated`.
     pub fn actor_from_access_token(&self, token: &str) -> AppResult<Actor> {
+        self.access_claims(token).map(|(actor, _)| actor)
+    }
+
+    /// [`Self::actor_from_access_token`], and also `Unauthenticated` when the token was signed
+    /// before the account's sessions were ended (a password reset): one key-value read.
+    pub async fn actor_from_live_access_token(&self, token: &str) -> AppResult<Actor> {
+        let (actor, auth_us) = self.access_claims(token)?;
+        if let Actor::User { id, .. } = actor
+            && self.sessions_revoked_since(id, auth_us).await?
+        {
+            return Err(AppError::Unauthenticated);
+        }
+        Ok(actor)
+    }
+
+    /// The actor of a valid access token and when its login checked the password (µs).
+    fn access_claims(&self, token: &str) -> AppResult<(Actor, i64)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
@@ -224,11 +266,14 @@ impl Shop {
             .claims;
         let id = UserId::parse(&claims.sub).map_err(|_| AppError::Unauthenticated)?;
         let role = Role::parse(&claims.role).map_err(|_| AppError::Unauthenticated)?;
-        Ok(Actor::user(id, role))
+        Ok((Actor::user(id, role), claims.auth_us))
     }
 
-    async fn start_session(&self, user: User, family: &str) -> AppResult<Session> {
-        let now = self.clock.now().timestamp();
+    /// A new access and refresh token for `family`; `auth_us` is when the family's login
+    /// checked the password.
+    async fn start_session(&self, user: User, family: &str, auth_us: i64) -> AppResult<Session> {
+        let now_ms = self.clock.now().timestamp_millis();
+        let now = now_ms.div_euclid(1000);
         let access_ttl = i64::try_from(self.auth.access_ttl.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             sub: user.id.to_string(),
@@ -237,6 +282,7 @@ impl Shop {
             aud: AUDIENCE.into(),
             iat: now,
             exp: now.saturating_add(access_ttl),
+            auth_us,
         };
         let key = EncodingKey::from_secret(self.auth.jwt_secret.expose_secret().as_bytes());
         let access_token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
@@ -245,6 +291,7 @@ impl Shop {
         let record = serde_json::to_vec(&RefreshRecord {
             user_id: user.id,
             family: family.to_owned(),
+            auth_us,
         })
         .map_err(|error| AppError::Internal(Box::new(error)))?;
         let ttl = self.auth.refresh_ttl;

@@ -20,6 +20,8 @@ pub struct CartView {
     pub lines: Vec<CartLine>,
     /// `None` for an empty cart or one that mixes currencies (which checkout will refuse).
     pub subtotal: Option<Money>,
+    /// The coupon applied to the cart, with the discount it gives now.
+    pub coupon: Option<super::CartCoupon>,
 }
 
 impl Shop {
@@ -27,7 +29,12 @@ impl Shop {
         let user_id = actor.user_id()?;
         let lines = self.store.cart_lines(user_id).await?;
         let subtotal = cart::subtotal(&lines).ok().flatten();
-        Ok(CartView { lines, subtotal })
+        let coupon = self.cart_coupon(user_id, &lines).await?;
+        Ok(CartView {
+            lines,
+            subtotal,
+            coupon,
+        })
     }
 
     /// Adds units of an active product; asking for more than is in stock is refused here already,

@@ -41,6 +41,8 @@ pub struct CreateProduct {
     pub stock: Option<i64>,
     pub category_id: Option<String>,
     pub active: Option<bool>,
+    /// For shipping by weight; 0 when absent.
+    pub weight_grams: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,6 +55,7 @@ pub struct UpdateProduct {
     /// `Some(None)` removes the product from its category.
     pub category_id: Option<Option<String>>,
     pub active: Option<bool>,
+    pub weight_grams: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -206,6 +209,10 @@ impl Shop {
             errors.check("price_minor", Money::price(command.price_minor, currency))
         });
         let stock = errors.check("stock", Stock::new(command.stock.unwrap_or(0)));
+        let weight = errors.check(
+            "weight_grams",
+            crate::domain::shipping::weight_grams(command.weight_grams.unwrap_or(0)),
+        );
         let category_id = errors.check_opt(
             "category_id",
             command.category_id.as_deref(),
@@ -223,6 +230,9 @@ impl Shop {
         else {
             return Err(errors.into_error());
         };
+        let Some(weight_grams) = weight else {
+            return Err(errors.into_error());
+        };
         if let Some(category) = category_id {
             self.require_category(category, "category_id").await?;
         }
@@ -237,6 +247,7 @@ impl Shop {
             stock,
             active: command.active.unwrap_or(true),
             category_id,
+            weight_grams,
             created_at: now,
             updated_at: now,
         };
@@ -276,9 +287,17 @@ impl Shop {
             errors.check_opt("category_id", command.category_id.clone(), |category| {
                 category.as_deref().map(CategoryId::parse).transpose()
             });
+        let weight = errors.check_opt(
+            "weight_grams",
+            command.weight_grams,
+            crate::domain::shipping::weight_grams,
+        );
         let (Some(name), Some(slug), Some(description), Some(price), Some(category_id)) =
             (name, slug, description, price, category_id)
         else {
+            return Err(errors.into_error());
+        };
+        let Some(weight) = weight else {
             return Err(errors.into_error());
         };
         if let Some(Some(category)) = category_id {
@@ -290,6 +309,7 @@ impl Shop {
         product.price = price;
         product.category_id = category_id.unwrap_or(product.category_id);
         product.active = command.active.unwrap_or(product.active);
+        product.weight_grams = weight.unwrap_or(product.weight_grams);
         product.updated_at = self.clock.now();
         self.store.update_product(&product).await?;
         self.catalog_changed().await;

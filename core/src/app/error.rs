@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::{
+    adapters::images::ImageRejection,
     domain::{InvalidValue, OrderStatus, ProductId, TransitionError, checkout::CheckoutError},
     ports::StoreError,
 };
@@ -70,6 +71,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("this account is disabled")]
     AccountDisabled,
+    /// `SHOP_REQUIRE_VERIFIED_EMAIL` is on and the account has not verified its address.
+    #[error("verify your e-mail address first: use the verification e-mail, or ask for a new one")]
+    EmailNotVerified,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{field} is already taken")]
@@ -104,6 +108,13 @@ pub enum AppError {
     /// logged, never shown.
     #[error("the payment provider could not handle the request; try again later")]
     PaymentProvider(#[source] crate::ports::ProviderError),
+    /// An uploaded product image was refused (size, format by content, pixels, damage).
+    #[error(transparent)]
+    ImageRejected(#[from] ImageRejection),
+    /// A store the shop needs for the request (the key-value store: sessions, limits) could
+    /// not be reached; retrying later may work. The source is logged, never shown.
+    #[error("a service the shop depends on is unavailable; try again later")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Storage or another dependency failed; the source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -141,6 +152,7 @@ impl AppError {
             Self::Forbidden => "forbidden",
             Self::InvalidCredentials => "invalid_credentials",
             Self::AccountDisabled => "account_disabled",
+            Self::EmailNotVerified => "email_not_verified",
             Self::NotFound(_) => "not_found",
             Self::AlreadyExists { .. } => "already_exists",
             Self::InvalidTransition(_) => "invalid_transition",
@@ -152,6 +164,8 @@ impl AppError {
                 CheckoutError::InsufficientStock { .. } => "insufficient_stock",
                 CheckoutError::MixedCurrencies => "mixed_currencies",
                 CheckoutError::TotalTooLarge => "total_too_large",
+                CheckoutError::Coupon(_) => "coupon_not_applicable",
+                CheckoutError::Shipping(_) => "shipping_method_unavailable",
             },
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Conflict => "conflict",
@@ -166,6 +180,13 @@ impl AppError {
                 "payment_currency_unsupported"
             }
             Self::PaymentProvider(_) => "payment_provider_unavailable",
+            Self::ImageRejected(rejection) => match rejection {
+                ImageRejection::TooLarge { .. } => "image_too_large",
+                ImageRejection::UnsupportedFormat => "image_unsupported_type",
+                ImageRejection::TooManyPixels { .. } => "image_too_many_pixels",
+                ImageRejection::Undecodable(_) => "image_undecodable",
+            },
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -2,10 +2,12 @@
 //! transports (REST, gRPC), the CLI and the workers go through here and nowhere else; this is
 //! also where authorization is decided, from the [`Actor`] each call names.
 
+mod account_tokens;
 mod analytics;
 mod auth;
 mod cart;
 mod catalog;
+mod coupons;
 mod error;
 mod orders;
 mod pagination;
@@ -14,13 +16,19 @@ mod payment_expiry;
 mod payment_notifications;
 mod payment_sessions;
 mod payments;
+mod product_images;
 mod records;
 mod refunds;
+mod shipping;
 mod users;
 mod views;
 
 use std::sync::Arc;
 
+pub use account_tokens::{
+    EMAIL_VERIFICATION_TTL, PASSWORD_RESET_TTL, REQUEST_WINDOW, RESET_REQUESTS_PER_ADDRESS,
+    VERIFICATION_RESENDS_PER_ACCOUNT,
+};
 pub use analytics::{
     AnalyticsRange, AnalyticsReport, CurrencyTotals, DayReport, MAX_DAYS, TOP_PRODUCTS,
 };
@@ -30,14 +38,17 @@ pub use catalog::{
     AdjustStock, CreateCategory, CreateProduct, ListProducts, SearchProducts, UpdateCategory,
     UpdateProduct, name_sort_key,
 };
+pub use coupons::{CartCoupon, CouponInput};
 pub use error::{AppError, AppResult, FieldErrors, SignatureProblem};
 pub use orders::{ChangeOrderStatus, Checkout, CheckoutResult, ListOrders};
 pub use pagination::Page;
 pub use payment_notifications::NotificationOutcome;
 pub use payment_sessions::{PaymentSessionView, SandboxPayment};
 pub use payments::RecordPayment;
+pub use product_images::ImageDownload;
 pub use records::{ListNotifications, WorkerData};
 pub use refunds::{IDEMPOTENCY_KEY_MAX, ProviderRefund, RefundCommand, valid_idempotency_key};
+pub use shipping::{ShipOrder, ShippingMethodInput};
 pub use users::{
     AddressInput, ChangePassword, ListUsers, RegisterUser, UpdateProfile, UpdateUserAdmin,
 };
@@ -157,6 +168,10 @@ pub struct Shop {
     invoice_files: Option<Arc<dyn InvoiceFiles>>,
     /// The payment provider and its settings; the sandbox until [`Self::with_payments`].
     payments: Arc<Payments>,
+    /// `SHOP_REQUIRE_VERIFIED_EMAIL`: checkout needs a verified address.
+    require_verified_email: bool,
+    /// Where product images are kept; none until [`Self::with_images`].
+    images: Option<product_images::Images>,
 }
 
 /// The provider money is taken through, and how.
@@ -198,6 +213,8 @@ impl Shop {
             low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
             invoice_files: None,
             payments: Arc::new(Payments::sandbox(PaymentSettings::default())),
+            require_verified_email: false,
+            images: None,
         }
     }
 

@@ -4,7 +4,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, AppError, AppResult, FieldErrors, Page, Shop, pagination};
 use crate::{
-    domain::{AddressId, AddressSnapshot, DomainEvent, Order, OrderId, OrderStatus, Text},
+    domain::{
+        AddressId, AddressSnapshot, DomainEvent, Order, OrderId, OrderNumber, OrderStatus, Text,
+    },
     ports::{CheckoutRequest, OrderQuery, OrderTransition, SalesStats, StatusChange, StoreError},
 };
 
@@ -14,6 +16,8 @@ pub struct Checkout {
     pub idempotency_key: String,
     /// An address from the user's address book; the default address when absent.
     pub shipping_address_id: Option<String>,
+    /// Required once staff offer shipping methods (see [`Shop::shipping_method_for_checkout`]).
+    pub shipping_method_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub struct ListOrders {
     /// Staff only: every user's orders instead of one's own.
     pub all_users: bool,
     pub status: Option<String>,
+    /// Only the order with this readable number (`SO-2026-000123`).
+    pub number: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -45,6 +51,7 @@ impl Shop {
     #[tracing::instrument(level = "debug", name = "checkout", skip_all)]
     pub async fn checkout(&self, actor: &Actor, command: Checkout) -> AppResult<CheckoutResult> {
         let user_id = actor.user_id()?;
+        self.ensure_may_check_out(user_id).await?;
         let mut errors = FieldErrors::default();
         let key = errors.check(
             "idempotency_key",
@@ -70,6 +77,9 @@ impl Shop {
             ),
             None => addresses.iter().find(|address| address.is_default),
         };
+        let shipping_method = self
+            .shipping_method_for_checkout(command.shipping_method_id.as_deref())
+            .await?;
         let request = CheckoutRequest {
             order_id: OrderId::new(),
             user_id,
@@ -77,6 +87,7 @@ impl Shop {
             fingerprint: fingerprint(&command),
             shipping_address: shipping_address
                 .map(|address| AddressSnapshot::from(&address.fields)),
+            shipping_method,
             tax_rate: self.settings.tax_rate,
             now: self.clock.now(),
             low_stock_threshold: self.low_stock_threshold,
@@ -125,6 +136,12 @@ impl Shop {
             Some(actor.user_id()?)
         };
         let status = OrderStatus::parse_opt(query.status.as_deref())?;
+        let number = query
+            .number
+            .as_deref()
+            .map(OrderNumber::parse)
+            .transpose()
+            .map_err(|error| AppError::validation("number", error.0))?;
         let limit = pagination::page_size(query.limit)?;
         let after = pagination::decode::<OrderId>(query.cursor.as_deref())?;
         let rows = self
@@ -132,6 +149,7 @@ impl Shop {
             .list_orders(&OrderQuery {
                 user_id,
                 status,
+                number,
                 after,
                 limit: limit + 1,
             })
@@ -193,6 +211,7 @@ impl Shop {
         let at = self.clock.now();
         let mut events = vec![DomainEvent::OrderStatusChanged {
             order_id: order.id,
+            order_number: Some(order.number),
             user_id: order.user_id,
             from: order.status,
             to,
@@ -200,6 +219,7 @@ impl Shop {
         if to == OrderStatus::Cancelled {
             events.push(DomainEvent::OrderCancelled {
                 order_id: order.id,
+                order_number: Some(order.number),
                 user_id: order.user_id,
                 previous_status: order.status,
                 reason: crate::domain::CancelReason::Requested,
@@ -251,10 +271,15 @@ fn parse_idempotency_key(raw: &str) -> Result<IdempotencyKey, crate::domain::Inv
 
 /// What a replay must match: everything in the request except the key itself.
 fn fingerprint(command: &Checkout) -> String {
-    let canonical = format!(
+    let mut canonical = format!(
         "shipping_address_id={}",
         command.shipping_address_id.as_deref().unwrap_or("")
     );
+    // Only when given, so the fingerprints of requests from before shipping methods still match.
+    if let Some(method) = &command.shipping_method_id {
+        canonical.push_str("&shipping_method_id=");
+        canonical.push_str(method);
+    }
     let digest = Sha256::digest(canonical.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -275,7 +300,7 @@ mod tests {
     fn fingerprints_differ_when_requests_differ() {
         let plain = Checkout {
             idempotency_key: "a".into(),
-            shipping_address_id: None,
+            ..Checkout::default()
         };
         let other_key = Checkout {
             idempotency_key: "b".into(),

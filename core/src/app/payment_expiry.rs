@@ -33,12 +33,15 @@ impl Shop {
             [
                 DomainEvent::OrderStatusChanged {
                     order_id,
+                    // The expiry sweep works from ids alone; the email names the order by id.
+                    order_number: None,
                     user_id,
                     from: OrderStatus::PendingPayment,
                     to: OrderStatus::Cancelled,
                 },
                 DomainEvent::OrderCancelled {
                     order_id,
+                    order_number: None,
                     user_id,
                     previous_status: OrderStatus::PendingPayment,
                     reason: CancelReason::PaymentExpired,

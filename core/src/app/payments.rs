@@ -133,6 +133,7 @@ impl Shop {
                 let events = [
                     DomainEvent::OrderPaid {
                         order_id: order.id,
+                        order_number: Some(order.number),
                         user_id: order.user_id,
                         payment_id: payment.id,
                         amount_minor: amount.amount_minor(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Actor, AppError, AppResult, Shop};
 use crate::{
-    domain::{Order, OrderId, User, UserId},
+    domain::{ImageId, Order, OrderId, ProductImage, User, UserId},
     ports::{
         EventWork, InvoiceRecord, Notification, NotificationPage, NotificationQuery, Store,
         StoreResult,
@@ -81,7 +81,7 @@ impl Shop {
 /// ([`EventWork`]) that records its changes together with the fact that it handled the event.
 #[derive(Clone)]
 pub struct WorkerData {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for WorkerData {
@@ -124,8 +124,37 @@ impl WorkerData {
         self.store.get_user(id).await
     }
 
+    /// Every administrator whose account is not disabled (the staff alerts go to them).
+    pub async fn admins(&self) -> StoreResult<Vec<User>> {
+        const PAGE: u32 = 500;
+        let mut admins = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_users(after, PAGE).await?;
+            let full = page.len() == PAGE as usize;
+            after = page.last().map(|user| user.id);
+            admins.extend(
+                page.into_iter()
+                    .filter(|user| user.role == crate::domain::Role::Admin && !user.disabled),
+            );
+            if !full || after.is_none() {
+                return Ok(admins);
+            }
+        }
+    }
+
     pub async fn order(&self, id: OrderId) -> StoreResult<Option<Order>> {
         self.store.get_order(id).await
+    }
+
+    /// A product image by id, for the media worker; `None` once deleted.
+    pub async fn product_image(&self, id: ImageId) -> StoreResult<Option<ProductImage>> {
+        self.store.image_by_id(id).await
+    }
+
+    /// Records that an image's variants are stored; `false` when the image was deleted meanwhile.
+    pub async fn mark_image_variants_ready(&self, id: ImageId) -> StoreResult<bool> {
+        self.store.mark_image_variants_ready(id).await
     }
 
     /// The notification an event made, if any.

@@ -121,6 +121,9 @@ impl Shop {
             return Err(AppError::Forbidden);
         }
         let now = self.clock.now();
+        // Staff (an admin, or the operator's `user create`) vouch for the address they enter;
+        // everyone else proves it with the verification e-mail.
+        let vouched = actor.is_staff();
         let user = User {
             id: UserId::new(),
             email,
@@ -128,6 +131,7 @@ impl Shop {
             role,
             password_hash: password::hash(password).await?,
             disabled: false,
+            email_verified_at: vouched.then_some(now),
             created_at: now,
             updated_at: now,
         };
@@ -136,9 +140,15 @@ impl Shop {
             email: user.email.to_string(),
             full_name: user.full_name.to_string(),
         };
-        self.store
-            .insert_user(&user, &[registered.into_outbox(now)])
-            .await?;
+        let mut events = vec![registered.into_outbox(now)];
+        if !vouched {
+            let verify = DomainEvent::EmailVerificationRequested {
+                user_id: user.id,
+                email: user.email.to_string(),
+            };
+            events.push(verify.into_outbox(now));
+        }
+        self.store.insert_user(&user, &events).await?;
         tracing::info!(user_id = %user.id, role = role.as_str(), "user registered");
         Ok(user)
     }
@@ -196,14 +206,31 @@ impl Shop {
             return Err(errors.into_error());
         };
         user.full_name = full_name.unwrap_or(user.full_name);
+        let email_changed = email.as_ref().is_some_and(|email| *email != user.email);
+        if email_changed {
+            // The store forgets the verification of the old address too (users/update.sql).
+            user.email_verified_at = None;
+        }
         user.email = email.unwrap_or(user.email);
         user.updated_at = self.clock.now();
         self.store.update_user(&user).await?;
+        if email_changed {
+            // The new address gets its verification e-mail, as at registration.
+            let verify = DomainEvent::EmailVerificationRequested {
+                user_id: user.id,
+                email: user.email.to_string(),
+            };
+            self.store
+                .append_events(&[verify.into_outbox(user.updated_at)])
+                .await?;
+        }
         Ok(user)
     }
 
+    /// Sets a new password after checking the current one. Outstanding reset tokens stop
+    /// working (they were mailed for the old password).
     pub async fn change_password(&self, actor: &Actor, command: ChangePassword) -> AppResult<()> {
-        let mut user = self.current_user(actor).await?;
+        let user = self.current_user(actor).await?;
         let new_password = Password::parse(&command.new_password)
             .map_err(|error| AppError::validation("new_password", error.0))?;
         let current_matches = match Password::parse(&command.current_password) {
@@ -216,9 +243,10 @@ impl Shop {
                 "is not your current password",
             ));
         }
-        user.password_hash = password::hash(new_password).await?;
-        user.updated_at = self.clock.now();
-        self.store.update_user(&user).await?;
+        let password_hash = password::hash(new_password).await?;
+        self.store
+            .set_password(user.id, &password_hash, self.clock.now())
+            .await?;
         tracing::info!(user_id = %user.id, "password changed");
         Ok(())
     }

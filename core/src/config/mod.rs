@@ -14,7 +14,7 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::domain::TaxRate;
+use crate::domain::{ImageLimits, TaxRate};
 use source::{CONFIG_FILE, Source};
 
 pub use payments::{
@@ -120,6 +120,9 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The largest `SHOP_IMAGE_MAX_BYTES` allowed: uploads are held in memory while checked.
+pub const MAX_IMAGE_BYTES: usize = 100 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub http_addr: SocketAddr,
@@ -129,6 +132,9 @@ pub struct Config {
     pub database_is_default: bool,
     pub db_max_connections: u32,
     pub redis_url: Option<SecretString>,
+    /// A PEM file of the CA to trust for a `rediss://` REDIS_URL instead of the public roots
+    /// (`SHOP_REDIS_CA_FILE`).
+    pub redis_ca_file: Option<PathBuf>,
     pub amqp_url: Option<SecretString>,
     pub jwt_secret: Option<SecretString>,
     pub log_format: LogFormat,
@@ -139,6 +145,9 @@ pub struct Config {
     /// Seed the demo catalog and admin into an empty embedded database.
     pub demo_seed: bool,
     pub shutdown_grace_seconds: u64,
+    /// `SHOP_MAINTENANCE=read-only`: the API answers writes with 503 and `Retry-After` while a
+    /// restore replaces the database (the operator sets it); reads and readiness stay up.
+    pub maintenance_read_only: bool,
     /// Requests per minute per client IP on `/api/v1`; 0 turns the limit off.
     pub rate_limit_per_minute: u64,
     /// Requests per minute per client IP on the payment webhooks, counted apart from
@@ -147,6 +156,10 @@ pub struct Config {
     pub webhook_rate_limit_per_minute: u64,
     /// Use the first `X-Forwarded-For` address as the client IP (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Checkout needs an account whose e-mail address is verified.
+    pub require_verified_email: bool,
+    /// What a product image upload may be (`SHOP_IMAGE_MAX_BYTES`, `SHOP_IMAGE_MAX_PIXELS`).
+    pub image_limits: ImageLimits,
     /// Origins allowed by CORS; empty means no cross-origin access.
     pub cors_allowed_origins: Vec<String>,
     pub request_timeout_seconds: u64,
@@ -247,6 +260,7 @@ impl Config {
                 SettingDefault::Unset,
                 &["redis://", "rediss://"],
             )?,
+            redis_ca_file: source.optional("SHOP_REDIS_CA_FILE").map(PathBuf::from),
             amqp_url: source.url("AMQP_URL", SettingDefault::Unset, &["amqp://", "amqps://"])?,
             jwt_secret: source.secret("SHOP_JWT_SECRET", SettingDefault::Unset, 32)?,
             log_format: match source.string("SHOP_LOG_FORMAT", "text") {
@@ -277,6 +291,16 @@ impl Config {
                 "25",
                 0..=3_600,
             )?,
+            maintenance_read_only: match source.string("SHOP_MAINTENANCE", "off") {
+                (mode, _) if mode == "off" => false,
+                (mode, _) if mode == "read-only" => true,
+                (_, origin) => {
+                    return Err(ConfigError {
+                        origin,
+                        message: "must be off or read-only".into(),
+                    });
+                }
+            },
             rate_limit_per_minute: source.parse_in(
                 "SHOP_RATE_LIMIT_PER_MINUTE",
                 "100",
@@ -288,6 +312,20 @@ impl Config {
                 0..=1_000_000,
             )?,
             trust_forwarded_for: source.parse("SHOP_TRUST_FORWARDED_FOR", "false")?,
+            require_verified_email: source.parse("SHOP_REQUIRE_VERIFIED_EMAIL", "false")?,
+            image_limits: ImageLimits {
+                max_bytes: source.parse_in(
+                    "SHOP_IMAGE_MAX_BYTES",
+                    "10485760",
+                    1_024..=MAX_IMAGE_BYTES,
+                )?,
+                max_pixels: source.parse_in(
+                    "SHOP_IMAGE_MAX_PIXELS",
+                    "25000000",
+                    1..=200_000_000,
+                )?,
+                max_per_product: ImageLimits::MAX_PER_PRODUCT,
+            },
             cors_allowed_origins: {
                 let (origins, origin) = source.list("SHOP_CORS_ALLOWED_ORIGINS");
                 if let Some(bad) = origins
@@ -393,9 +431,19 @@ mod tests {
             ("SHOP_REQUEST_TIMEOUT_SECONDS", "0"),
             ("SHOP_BACKUP_TARGET", "/backups"),
             ("SHOP_BACKUP_S3_ENDPOINT", "minio:9000"),
+            ("SHOP_MAINTENANCE", "on"),
         ] {
             assert_eq!(config(&[(name, value)]).expect_err(name).origin, name);
         }
+    }
+
+    #[test]
+    fn maintenance_is_off_unless_read_only_is_asked_for() {
+        assert!(!config(&[]).expect("valid").maintenance_read_only);
+        let read_only = config(&[("SHOP_MAINTENANCE", "read-only")]).expect("valid");
+        assert!(read_only.maintenance_read_only);
+        let off = config(&[("SHOP_MAINTENANCE", "off")]).expect("valid");
+        assert!(!off.maintenance_read_only);
     }
 
     #[test]

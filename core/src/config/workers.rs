@@ -67,6 +67,8 @@ pub struct EmailSettings {
     pub smtp_from: Option<String>,
     /// The folder of the `.eml` files (`SHOP_MAIL_DIR`).
     pub mail_dir: PathBuf,
+    /// Where staff alerts (low stock) are mailed (`SHOP_STAFF_EMAIL`); unset: none are mailed.
+    pub staff_email: Option<String>,
 }
 
 impl std::fmt::Debug for EmailSettings {
@@ -78,6 +80,7 @@ impl std::fmt::Debug for EmailSettings {
             .field("smtp_username", &self.smtp_username)
             .field("smtp_from", &self.smtp_from)
             .field("mail_dir", &self.mail_dir)
+            .field("staff_email", &self.staff_email)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +144,7 @@ impl WorkerSettings {
                     )
                     .map(|(value, _)| value),
                 mail_dir: source.string("SHOP_MAIL_DIR", DEFAULT_MAIL_DIR).0.into(),
+                staff_email: trimmed(source.optional("SHOP_STAFF_EMAIL")),
             },
             notification: NotificationSettings {
                 webhook_urls: source.list("SHOP_NOTIFY_WEBHOOK_URLS").0,

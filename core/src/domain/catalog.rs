@@ -175,6 +175,8 @@ pub struct Product {
     pub stock: Stock,
     pub active: bool,
     pub category_id: Option<CategoryId>,
+    /// For shipping by weight; 0 when not given.
+    pub weight_grams: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

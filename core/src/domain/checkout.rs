@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    AddressSnapshot, CartLine, Money, MoneyError, Order, OrderId, OrderItem, OrderStatus,
-    ProductId, TaxRate, UserId,
+    AddressSnapshot, CartLine, Money, MoneyError, Order, OrderId, OrderItem, OrderNumber,
+    OrderStatus, ProductId, TaxRate, UserId,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +26,12 @@ pub enum CheckoutError {
     MixedCurrencies,
     #[error("the order total is too large")]
     TotalTooLarge,
+    /// The cart's coupon cannot be used (any more); nothing was ordered.
+    #[error("{0}")]
+    Coupon(super::coupon::CouponRejection),
+    /// The chosen shipping method cannot ship this cart.
+    #[error("{0}")]
+    Shipping(super::shipping::ShippingRejection),
 }
 
 impl From<MoneyError> for CheckoutError {
@@ -46,6 +52,10 @@ pub struct CheckoutInput {
     pub shipping_address: Option<AddressSnapshot>,
     pub tax_rate: TaxRate,
     pub now: DateTime<Utc>,
+    /// The cart's coupon, read in the checkout transaction; re-validated here.
+    pub coupon: Option<super::coupon::CouponAtCheckout>,
+    /// The shipping method chosen, priced here on the locked cart.
+    pub shipping: Option<super::ShippingMethod>,
 }
 
 /// The order a cart becomes, with prices and names snapshotted, or why it cannot become one.
@@ -54,6 +64,18 @@ pub fn build_order(input: CheckoutInput) -> Result<Order, CheckoutError> {
     if lines.is_empty() {
         return Err(CheckoutError::EmptyCart);
     }
+    // Checked against the cart as locked, before the loop below consumes it.
+    let weighed = input.shipping.as_ref().map(|_| lines.clone());
+    let discount = input
+        .coupon
+        .as_ref()
+        .map(|c| {
+            c.coupon
+                .discount(&lines, c.customer_uses, input.now)
+                .map(|amount| (c.coupon.code.to_string(), amount))
+        })
+        .transpose()
+        .map_err(CheckoutError::Coupon)?;
     lines.sort_by_key(|line| line.product.id);
     let currency = lines[0].product.price.currency();
     let mut subtotal = Money::zero(currency);
@@ -84,16 +106,40 @@ pub fn build_order(input: CheckoutInput) -> Result<Order, CheckoutError> {
             line_total,
         });
     }
-    let tax = subtotal.share(input.tax_rate)?;
-    let total = subtotal.checked_add(tax)?;
+    // The discount comes off before tax: tax is charged on what the customer pays for the goods.
+    let (coupon_code, discount) = match discount {
+        Some((code, amount)) => (Some(code), amount),
+        None => (None, Money::zero(currency)),
+    };
+    let goods = subtotal.checked_add(Money::new(-discount.amount_minor(), currency))?;
+    // Shipping is priced on the discounted goods and taxed like them.
+    let (shipping_method, shipping) = match (&input.shipping, &weighed) {
+        (Some(method), Some(lines)) => (
+            Some(method.name.to_string()),
+            method
+                .price(lines, goods)
+                .map_err(CheckoutError::Shipping)?,
+        ),
+        _ => (None, Money::zero(currency)),
+    };
+    let taxable = goods.checked_add(shipping)?;
+    let tax = taxable.share(input.tax_rate)?;
+    let total = taxable.checked_add(tax)?;
     Ok(Order {
         id: input.order_id,
+        // The store issues the number when it writes the order (see `OrderNumber::UNASSIGNED`).
+        number: OrderNumber::UNASSIGNED,
         user_id: input.user_id,
         status: OrderStatus::PendingPayment,
         items,
         subtotal,
         tax,
         total,
+        discount,
+        coupon_code,
+        shipping,
+        shipping_method,
+        shipment: None,
         shipping_address: input.shipping_address,
         placed_at: input.now,
         updated_at: input.now,
@@ -121,6 +167,7 @@ mod tests {
             stock: Stock::new(stock).expect("stock"),
             active: true,
             category_id: None,
+            weight_grams: 0,
             created_at: now,
             updated_at: now,
         }
@@ -147,6 +194,8 @@ mod tests {
             shipping_address: None,
             tax_rate: TaxRate::from_basis_points(tax_bp).expect("rate"),
             now: Utc::now(),
+            coupon: None,
+            shipping: None,
         }
     }
 

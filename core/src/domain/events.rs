@@ -6,7 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{EventId, Order, OrderId, OrderStatus, PaymentId, ProductId, RefundId, UserId};
+use super::{
+    EventId, ImageId, Order, OrderId, OrderNumber, OrderStatus, PaymentId, ProductId, RefundId,
+    UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderLineEvent {
@@ -36,29 +39,52 @@ pub enum DomainEvent {
         email: String,
         full_name: String,
     },
+    /// Someone asked for a password reset for `email`, whether or not an account has it (the
+    /// request is answered the same either way). The email worker looks the account up, mints
+    /// the single-use token and mails it: no token ever travels in an event.
+    PasswordResetRequested { email: String },
+    /// The account should prove it receives mail at `email` (at registration, or asked again):
+    /// the email worker mints the token and mails it.
+    EmailVerificationRequested { user_id: UserId, email: String },
     OrderPlaced {
         order_id: OrderId,
+        /// Absent from payloads written before order numbers existed.
+        order_number: OrderNumber,
         user_id: UserId,
         currency: String,
         subtotal_minor: i64,
         tax_minor: i64,
         total_minor: i64,
         items: Vec<OrderLineEvent>,
+        /// Taken off the subtotal before tax (0 without a coupon; absent from older payloads).
+        discount_minor: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        coupon_code: Option<String>,
     },
     OrderStatusChanged {
         order_id: OrderId,
+        /// `None` only where the writer has no order at hand (payment expiry); absent from
+        /// payloads written before order numbers existed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_number: Option<OrderNumber>,
         user_id: UserId,
         from: OrderStatus,
         to: OrderStatus,
     },
     OrderCancelled {
         order_id: OrderId,
+        /// As in [`DomainEvent::OrderStatusChanged`].
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_number: Option<OrderNumber>,
         user_id: UserId,
         previous_status: OrderStatus,
         reason: CancelReason,
     },
     OrderPaid {
         order_id: OrderId,
+        /// As in [`DomainEvent::OrderStatusChanged`].
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_number: Option<OrderNumber>,
         user_id: UserId,
         payment_id: PaymentId,
         amount_minor: i64,
@@ -112,6 +138,12 @@ pub enum DomainEvent {
         product_id: ProductId,
         quantity: i64,
     },
+    /// An admin uploaded a product image; the media worker makes its smaller variants.
+    ProductImageAdded {
+        product_id: ProductId,
+        image_id: ImageId,
+        format: String,
+    },
     /// The invoice worker issued the invoice of a paid order; `location` is where its PDF is
     /// stored (`file:///…/invoices/INV-2026-000001.pdf` or `s3://bucket/invoices/…`).
     InvoiceCreated {
@@ -126,6 +158,7 @@ impl DomainEvent {
     pub fn order_placed(order: &Order) -> Self {
         Self::OrderPlaced {
             order_id: order.id,
+            order_number: order.number,
             user_id: order.user_id,
             currency: order.total.currency().code().to_owned(),
             subtotal_minor: order.subtotal.amount_minor(),
@@ -141,6 +174,8 @@ impl DomainEvent {
                     unit_price_minor: item.unit_price.amount_minor(),
                 })
                 .collect(),
+            discount_minor: order.discount.amount_minor(),
+            coupon_code: order.coupon_code.clone(),
         }
     }
 
@@ -148,6 +183,10 @@ impl DomainEvent {
     pub const fn event_type(&self) -> &'static str {
         match self {
             Self::UserRegistered { .. } => "dev.shop.user.registered.v1",
+            Self::PasswordResetRequested { .. } => "dev.shop.user.password_reset_requested.v1",
+            Self::EmailVerificationRequested { .. } => {
+                "dev.shop.user.email_verification_requested.v1"
+            }
             Self::OrderPlaced { .. } => "dev.shop.order.placed.v1",
             Self::OrderStatusChanged { .. } => "dev.shop.order.status_changed.v1",
             Self::OrderCancelled { .. } => "dev.shop.order.cancelled.v1",
@@ -159,13 +198,17 @@ impl DomainEvent {
             Self::ProductViewed { .. } => "dev.shop.product.viewed.v1",
             Self::CartUpdated { .. } => "dev.shop.cart.updated.v1",
             Self::InvoiceCreated { .. } => "dev.shop.invoice.created.v1",
+            Self::ProductImageAdded { .. } => "dev.shop.product.image_added.v1",
         }
     }
 
     /// The CloudEvents `subject`: the entity the event is about.
     pub fn subject(&self) -> String {
         match self {
-            Self::UserRegistered { user_id, .. } => format!("users/{user_id}"),
+            Self::UserRegistered { user_id, .. }
+            | Self::EmailVerificationRequested { user_id, .. } => format!("users/{user_id}"),
+            // The account is not named: the requester may not have one.
+            Self::PasswordResetRequested { .. } => "users".to_owned(),
             Self::OrderPlaced { order_id, .. }
             | Self::OrderStatusChanged { order_id, .. }
             | Self::OrderCancelled { order_id, .. }
@@ -174,7 +217,9 @@ impl DomainEvent {
             | Self::PaymentSucceeded { order_id, .. }
             | Self::PaymentRefunded { order_id, .. }
             | Self::InvoiceCreated { order_id, .. } => format!("orders/{order_id}"),
-            Self::StockLow { product_id, .. } | Self::ProductViewed { product_id, .. } => {
+            Self::StockLow { product_id, .. }
+            | Self::ProductViewed { product_id, .. }
+            | Self::ProductImageAdded { product_id, .. } => {
                 format!("products/{product_id}")
             }
             Self::CartUpdated { user_id, .. } => format!("carts/{user_id}"),

@@ -64,8 +64,11 @@ macro_rules! typed_id {
 }
 
 typed_id!(
-    UserId, AddressId, CategoryId, ProductId, CartItemId, OrderId, PaymentId, EventId, RefundId
+    UserId, AddressId, CategoryId, ProductId, CartItemId, OrderId, PaymentId, EventId, RefundId,
+    ImageId
 );
+// Coupons and shipping methods.
+typed_id!(CouponId, ShippingMethodId);
 
 #[cfg(test)]
 mod tests {

@@ -7,25 +7,35 @@ pub mod address;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod coupon;
 pub mod events;
 pub mod ids;
+pub mod image;
 pub mod money;
 pub mod order;
+pub mod order_number;
 pub mod payment;
 pub mod refund;
+pub mod shipping;
 pub mod text;
 pub mod user;
 
 pub use address::{Address, AddressFields, AddressSnapshot, CountryCode};
 pub use cart::{CartItem, CartLine, Quantity};
 pub use catalog::{Category, Product, Sku, Slug, Stock};
+pub use coupon::{Coupon, CouponCode, CouponRejection, CouponValue};
 pub use events::{CancelReason, DomainEvent, OutboxEvent};
 pub use ids::{
-    AddressId, CartItemId, CategoryId, EventId, OrderId, PaymentId, ProductId, RefundId, UserId,
+    AddressId, CartItemId, CategoryId, EventId, ImageId, OrderId, PaymentId, ProductId, RefundId,
+    UserId,
 };
+pub use ids::{CouponId, ShippingMethodId};
+pub use image::{ImageFormat, ImageLimits, ImageVariant, ProductImage};
 pub use money::{Currency, Money, MoneyError, TaxRate};
 pub use order::{Order, OrderItem, OrderStatus, TransitionError};
+pub use order_number::OrderNumber;
 pub use payment::{Payment, PaymentStatus};
 pub use refund::Refund;
+pub use shipping::{Shipment, ShippingMethod, ShippingRule};
 pub use text::{InvalidValue, Text};
 pub use user::{Email, Password, PasswordHash, PersonName, Role, User};

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AddressSnapshot, InvalidValue, Money, OrderId, ProductId, Quantity, UserId};
+use super::{
+    AddressSnapshot, InvalidValue, Money, OrderId, OrderNumber, ProductId, Quantity, UserId,
+};
 
 /// ```text
 /// pending_payment ─▶ paid ─▶ fulfilling ─▶ shipped ─▶ delivered
@@ -114,12 +116,23 @@ pub struct OrderItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: OrderId,
+    /// The readable number (`SO-2026-000123`) people use; `id` stays the key.
+    pub number: OrderNumber,
     pub user_id: UserId,
     pub status: OrderStatus,
     pub items: Vec<OrderItem>,
     pub subtotal: Money,
     pub tax: Money,
     pub total: Money,
+    /// Taken off the subtotal before tax by the coupon `coupon_code` (zero without one).
+    pub discount: Money,
+    pub coupon_code: Option<String>,
+    /// What delivery costs (zero without a shipping method), taxed like the goods.
+    pub shipping: Money,
+    /// The name of the shipping method chosen at checkout.
+    pub shipping_method: Option<String>,
+    /// Carrier and tracking, recorded when staff ship the order.
+    pub shipment: Option<super::Shipment>,
     pub shipping_address: Option<AddressSnapshot>,
     pub placed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -135,6 +135,9 @@ pub struct User {
     pub role: Role,
     pub password_hash: PasswordHash,
     pub disabled: bool,
+    /// When the account proved it receives mail at `email` (a verification token, or created by
+    /// staff); `None` until then, and again after the address changes.
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

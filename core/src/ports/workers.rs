@@ -57,10 +57,15 @@ pub struct InvoiceRecord {
 /// What an invoice prints of an order and its customer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvoiceOrder {
+    /// The readable order number (`SO-2026-000123`).
+    pub order_number: String,
     pub currency: String,
     pub subtotal_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,
+    /// Taken off the subtotal before tax by `coupon_code` (0 without a coupon).
+    pub discount_minor: i64,
+    pub coupon_code: Option<String>,
     pub shipping_address: Option<AddressSnapshot>,
     pub placed_at: DateTime<Utc>,
     pub email: String,

@@ -261,6 +261,7 @@ async fn checkout_snapshots_the_shipping_address(t: TestShop) {
             Checkout {
                 idempotency_key: "to-work".into(),
                 shipping_address_id: Some(work.id.to_string()),
+                shipping_method_id: None,
             },
         )
         .await
@@ -312,6 +313,7 @@ async fn checkout_snapshots_the_shipping_address(t: TestShop) {
                 Checkout {
                     idempotency_key: format!("to-{address}"),
                     shipping_address_id: Some(address.to_string()),
+                    shipping_method_id: None,
                 },
             )
             .await;
@@ -368,6 +370,7 @@ async fn a_key_reused_for_another_request_is_refused(t: TestShop) {
             Checkout {
                 idempotency_key: "the-key".into(),
                 shipping_address_id: Some(work.id.to_string()),
+                shipping_method_id: None,
             },
         )
         .await;

@@ -9,11 +9,15 @@
 #[macro_use]
 mod support;
 
+mod account_races;
+mod account_tokens;
 mod cart;
 mod catalog;
 mod checkout;
 mod concurrency;
+mod images;
 mod operations;
+mod order_numbers;
 mod orders;
 mod outbox;
 mod payments;

@@ -177,6 +177,7 @@ pub fn product_command(sku: &str, price_minor: i64, stock: i64) -> CreateProduct
         stock: Some(stock),
         category_id: None,
         active: None,
+        weight_grams: None,
     }
 }
 
@@ -243,6 +244,7 @@ pub fn checkout_command(key: &str) -> Checkout {
     Checkout {
         idempotency_key: key.to_owned(),
         shipping_address_id: None,
+        shipping_method_id: None,
     }
 }
 
@@ -302,6 +304,7 @@ pub async fn orders_where(shop: &Shop, user_id: Option<UserId>) -> Vec<Order> {
         .list_orders(&OrderQuery {
             user_id,
             status: None,
+            number: None,
             after: None,
             limit: 100_000,
         })

@@ -162,6 +162,7 @@ impl CatalogStore for SqlStore {
             .bind(product.category_id.map(|id| id.as_uuid()))
             .bind(product.created_at)
             .bind(product.updated_at)
+            .bind(product.weight_grams)
             .unique(&[("sku", "sku"), ("slug", "slug")])
             .execute(&self.db)
             .await
@@ -175,6 +176,7 @@ impl CatalogStore for SqlStore {
             .bind(product.active)
             .bind(product.category_id.map(|id| id.as_uuid()))
             .bind(product.updated_at)
+            .bind(product.weight_grams)
             .unique(SLUG_TAKEN)
             .execute_found(&self.db)
             .await

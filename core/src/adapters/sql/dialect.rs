@@ -14,6 +14,12 @@ pub struct Dialect {
     /// Appended to the relay's claim of pending outbox rows: concurrent relays must take
     /// disjoint batches.
     pub lock_pending: &'static str,
+    /// The next order number, as `orders/insert.sql`'s `{next_number}` (see the
+    /// `20261205000200_order_numbers` migrations for why each backend does it its way).
+    pub next_order_number: &'static str,
+    /// The lock checkout's stock update takes on the products, in id order, before it changes
+    /// them (empty where the write transaction already excludes other writers).
+    pub lock_in_order: &'static str,
     /// Sales per UTC day and currency since `$1`.
     pub sales_by_day: &'static str,
     /// Full-text search: `$1` the prepared terms, `$2` limit, `$3` offset; `{active}` is

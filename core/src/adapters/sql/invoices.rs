@@ -27,10 +27,13 @@ pub(super) async fn order(tx: &mut Tx, order_id: OrderId) -> StoreResult<Option<
             .fetch_one(tx)
             .await?;
     Ok(Some(InvoiceOrder {
+        order_number: order.number.to_string(),
         currency: order.total.currency().code().to_owned(),
         subtotal_minor: order.subtotal.amount_minor(),
         tax_minor: order.tax.amount_minor(),
         total_minor: order.total.amount_minor(),
+        discount_minor: order.discount.amount_minor(),
+        coupon_code: order.coupon_code,
         shipping_address: order.shipping_address,
         placed_at: order.placed_at,
         email,

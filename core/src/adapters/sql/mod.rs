@@ -9,13 +9,16 @@
 //! - [`rows`]: rows as both backends return them, parsed into domain values;
 //! - `queries/`: the longer statements, as `.sql` files (per backend where they differ).
 
+mod account_tokens;
 mod analytics;
 mod carts;
 mod catalog;
 mod checkout;
+mod coupons;
 pub mod db;
 mod dialect;
 mod events;
+mod images;
 mod invoices;
 mod notifications;
 mod orders;
@@ -23,6 +26,7 @@ mod outbox;
 mod payments;
 mod refunds;
 mod rows;
+mod shipping;
 mod users;
 
 pub use db::{Conn, Db, Record, Sql, Tx, Value};

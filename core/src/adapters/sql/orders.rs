@@ -135,13 +135,22 @@ impl OrderStore for SqlStore {
         if let Some(status) = query.status {
             sql.push(" AND status = ").push_bind(status.as_str());
         }
+        if let Some(number) = query.number {
+            sql.push(" AND number = ").push_bind(number.seq());
+        }
         if let Some(after) = query.after {
             sql.push(" AND id < ").push_bind(after.as_uuid());
         }
         sql.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(query.limit));
         let rows: Vec<OrderRow> = sql.fetch_all(&self.db).await?;
-        load_orders(&self.db, rows).await
+        let mut orders = load_orders(&self.db, rows).await?;
+        // The sequential part is unique on its own; the year must match too, so that a number
+        // with the wrong year finds nothing rather than someone else's order of another year.
+        if let Some(number) = query.number {
+            orders.retain(|order| order.number == number);
+        }
+        Ok(orders)
     }
 
     async fn transition_order(&self, transition: &OrderTransition) -> StoreResult<Order> {

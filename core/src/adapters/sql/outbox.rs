@@ -112,4 +112,15 @@ impl OutboxStore for SqlStore {
             }
         }
     }
+
+    async fn return_unhandled(&self, ids: &[Uuid]) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = Sql::new(
+            "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL AND id IN ",
+        );
+        sql.push_rows([ids.iter().map(|id| Value::from(*id))]);
+        sql.execute(&self.db).await
+    }
 }

@@ -11,9 +11,9 @@ use crate::{
     domain::{
         Address, AddressFields, AddressId, AddressSnapshot, CartItem, CartItemId, CartLine,
         Category, CategoryId, CountryCode, Currency, Email, EventId, InvalidValue, Money, Order,
-        OrderId, OrderItem, OrderStatus, OutboxEvent, PasswordHash, Payment, PaymentId,
-        PaymentStatus, PersonName, Product, ProductId, Quantity, Role, Sku, Slug, Stock, Text,
-        User, UserId,
+        OrderId, OrderItem, OrderNumber, OrderStatus, OutboxEvent, PasswordHash, Payment,
+        PaymentId, PaymentStatus, PersonName, Product, ProductId, Quantity, Role, Sku, Slug, Stock,
+        Text, User, UserId,
         catalog::{CategoryName, Description, ProductName},
     },
     ports::{StatusChange, StoreError},
@@ -39,6 +39,7 @@ pub(super) struct UserRow {
     role: String,
     password_hash: String,
     disabled: bool,
+    email_verified_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -53,6 +54,7 @@ impl TryFrom<UserRow> for User {
             role: parse("users", "role", Role::parse(&row.role))?,
             password_hash: PasswordHash::from_phc(row.password_hash),
             disabled: row.disabled,
+            email_verified_at: row.email_verified_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -140,6 +142,7 @@ pub(super) struct ProductRow {
     stock: i64,
     active: bool,
     category_id: Option<Uuid>,
+    weight_grams: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -168,6 +171,7 @@ impl TryFrom<ProductRow> for Product {
             stock: parse(t, "stock", Stock::new(row.stock))?,
             active: row.active,
             category_id: row.category_id.map(CategoryId::from_uuid),
+            weight_grams: row.weight_grams,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -204,6 +208,7 @@ impl TryFrom<CartLineRow> for CartLine {
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct OrderRow {
     pub(super) id: Uuid,
+    number: i64,
     user_id: Uuid,
     status: String,
     currency: String,
@@ -213,6 +218,13 @@ pub(super) struct OrderRow {
     shipping_address: Option<Json<AddressSnapshot>>,
     placed_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    discount_minor: i64,
+    coupon_code: Option<String>,
+    shipping_minor: i64,
+    shipping_method: Option<String>,
+    shipment_carrier: Option<String>,
+    shipment_tracking_number: Option<String>,
+    shipment_tracking_url: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -266,12 +278,24 @@ pub(super) fn assemble_orders(
                 .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(Order {
                 id: OrderId::from_uuid(row.id),
+                number: OrderNumber::new(row.number, row.placed_at),
                 user_id: UserId::from_uuid(row.user_id),
                 status: parse(t, "status", OrderStatus::parse(&row.status))?,
                 items,
                 subtotal: money(t, "subtotal_minor", row.subtotal_minor, &row.currency)?,
                 tax: money(t, "tax_minor", row.tax_minor, &row.currency)?,
                 total: money(t, "total_minor", row.total_minor, &row.currency)?,
+                discount: money(t, "discount_minor", row.discount_minor, &row.currency)?,
+                coupon_code: row.coupon_code,
+                shipping: money(t, "shipping_minor", row.shipping_minor, &row.currency)?,
+                shipping_method: row.shipping_method,
+                shipment: row.shipment_carrier.zip(row.shipment_tracking_number).map(
+                    |(carrier, tracking_number)| crate::domain::Shipment {
+                        carrier,
+                        tracking_number,
+                        tracking_url: row.shipment_tracking_url,
+                    },
+                ),
                 shipping_address: row.shipping_address.map(|json| json.0),
                 placed_at: row.placed_at,
                 updated_at: row.updated_at,

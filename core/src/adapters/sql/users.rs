@@ -65,6 +65,7 @@ impl UserStore for SqlStore {
         bind_user(Sql::new(include_str!("queries/users/insert.sql")), user)
             .bind(user.created_at)
             .bind(user.updated_at)
+            .bind(user.email_verified_at)
             .unique(EMAIL_TAKEN)
             .execute(&mut tx)
             .await?;
@@ -87,7 +88,13 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
-        bind_user(Sql::new(include_str!("queries/users/update.sql")), user)
+        // Never the password hash: see users/update.sql.
+        Sql::new(include_str!("queries/users/update.sql"))
+            .bind(user.id.as_uuid())
+            .bind(user.email.as_str())
+            .bind(user.full_name.as_str())
+            .bind(user.role.as_str())
+            .bind(user.disabled)
             .bind(user.updated_at)
             .unique(EMAIL_TAKEN)
             .execute_found(&self.db)

@@ -59,6 +59,7 @@ pub(super) async fn carts_checkouts_and_orders_refuse_bad_values(t: TestShop) {
                 Checkout {
                     idempotency_key: key.to_owned(),
                     shipping_address_id: address.map(str::to_owned),
+                    shipping_method_id: None,
                 },
             )
             .await;

@@ -1,5 +1,5 @@
 SELECT p.id, p.sku, p.name, p.slug, p.description, p.price_minor, p.currency, p.stock,
-       p.active, p.category_id, p.created_at, p.updated_at
+       p.active, p.category_id, p.weight_grams, p.created_at, p.updated_at
 FROM products p, plainto_tsquery('english', $1) q
 WHERE p.search @@ q{active}
 ORDER BY ts_rank(p.search, q) DESC, p.id DESC

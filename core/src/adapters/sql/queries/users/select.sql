@@ -1,2 +1,3 @@
-SELECT id, email, full_name, role, password_hash, disabled, created_at, updated_at
+SELECT id, email, full_name, role, password_hash, disabled, email_verified_at,
+       created_at, updated_at
 FROM users
