@@ -14,9 +14,13 @@
 //! delivers only to the workers subscribed when an event is published.
 //!
 //! On shutdown each worker finishes the event in hand (a retry's backoff is cut short for one last
-//! attempt; if that fails too the event is logged and counted as dead-lettered) and stops. Events still in the bus's channels are
-//! not handled: the outbox already counts them as published. That is the embedded default's
-//! trade-off; set `AMQP_URL` for durable queues.
+//! attempt) and stops. The outbox already counts the events still in the bus's channels, and an
+//! event whose last attempt failed, as published: with [`Embedded::returning_unhandled_to`] they
+//! are put back in the outbox (unpublished), so the relay publishes them again after the restart
+//! and they are handled then. An event that reached several workers goes back whole when any of
+//! them had not handled it; the ones that had find their processed-message record and skip it,
+//! so each worker handles it exactly once. A process that is killed (not stopped) still loses
+//! what its channels held; set `AMQP_URL` for durable queues.
 
 use std::{
     future::Future,
@@ -27,6 +31,7 @@ use std::{
 use shop_core::{
     adapters::memory::InProcessBus,
     messaging::{CloudEvent, DELIVERY_LIMIT, WorkerKind},
+    ports::OutboxStore,
 };
 use tokio::{
     sync::{mpsc, watch},
@@ -43,11 +48,22 @@ use crate::{
 pub const DEFAULT_RETRY_BASE: Duration = Duration::from_millis(200);
 
 /// Handlers subscribed to the in-process bus, ready to [`run`](Self::run).
-#[derive(Debug)]
 pub struct Embedded {
     workers: Vec<(Arc<dyn Handler>, mpsc::Receiver<CloudEvent>)>,
     retry_base: Duration,
     metrics: Arc<Metrics>,
+    /// Where the events not handled at shutdown go back to; `None`: they are dropped (logged).
+    outbox: Option<Arc<dyn OutboxStore>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("workers", &self.kinds())
+            .field("retry_base", &self.retry_base)
+            .field("returns_unhandled", &self.outbox.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Embedded {
@@ -66,7 +82,16 @@ impl Embedded {
             workers,
             retry_base: DEFAULT_RETRY_BASE,
             metrics,
+            outbox: None,
         }
+    }
+
+    /// At shutdown, puts the events not handled back in `outbox` (the one the relay publishes
+    /// from), to be published and handled again after the restart.
+    #[must_use]
+    pub fn returning_unhandled_to(mut self, outbox: Arc<dyn OutboxStore>) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// The first retry's delay (doubled for each later attempt).
@@ -90,7 +115,8 @@ impl Embedded {
     }
 
     /// Handles events until `shutdown` resolves (or the bus is gone), then returns once every
-    /// worker has finished the event in hand.
+    /// worker has finished the event in hand and the events not handled are back in the outbox
+    /// (see [`Self::returning_unhandled_to`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let signal = tokio::spawn(async move {
@@ -107,8 +133,42 @@ impl Embedded {
             };
             tasks.spawn(worker.run(events, stop_rx.clone()));
         }
-        while tasks.join_next().await.is_some() {}
+        let mut unhandled = std::collections::BTreeSet::new();
+        while let Some(left) = tasks.join_next().await {
+            unhandled.extend(left.unwrap_or_default());
+        }
         signal.abort();
+        return_unhandled(self.outbox.as_deref(), &unhandled).await;
+    }
+}
+
+/// Puts the events with these ids back in the outbox. They are the outbox's own events (the
+/// relay made them from its rows), so an id that is no UUID cannot occur; it is skipped.
+async fn return_unhandled(
+    outbox: Option<&dyn OutboxStore>,
+    ids: &std::collections::BTreeSet<String>,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    let Some(outbox) = outbox else {
+        tracing::warn!(
+            count = ids.len(),
+            "events not handled at shutdown are dropped"
+        );
+        return;
+    };
+    let ids: Vec<uuid::Uuid> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+    match outbox.return_unhandled(&ids).await {
+        Ok(returned) => tracing::info!(
+            count = returned,
+            "events not handled at shutdown are back in the outbox; they are handled after the restart"
+        ),
+        Err(error) => tracing::error!(
+            count = ids.len(),
+            error = %error,
+            "events not handled at shutdown could not be put back in the outbox; they are lost"
+        ),
     }
 }
 
@@ -129,8 +189,14 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, mut events: mpsc::Receiver<CloudEvent>, mut stop: watch::Receiver<bool>) {
+    /// Returns the ids of the events it received and did not handle.
+    async fn run(
+        self,
+        mut events: mpsc::Receiver<CloudEvent>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Vec<String> {
         tracing::info!(worker = self.kind.name(), "consuming the in-process bus");
+        let mut unhandled = Vec::new();
         loop {
             let event = tokio::select! {
                 biased;
@@ -148,14 +214,28 @@ impl Worker {
                 None,
                 None,
             );
-            self.process(&event, &mut stop).instrument(span).await;
+            if !self.process(&event, &mut stop).instrument(span).await {
+                unhandled.push(event.id);
+            }
         }
-        tracing::info!(worker = self.kind.name(), "stopped");
+        // No publish gets in after this; those that had reserved room still arrive, and
+        // `recv` ends once they have.
+        events.close();
+        while let Some(event) = events.recv().await {
+            unhandled.push(event.id);
+        }
+        tracing::info!(
+            worker = self.kind.name(),
+            unhandled = unhandled.len(),
+            "stopped"
+        );
+        unhandled
     }
 
     /// Handles one event: retries with backoff, then gives up and dead-letters it (a log line
-    /// and a count).
-    async fn process(&self, event: &CloudEvent, stop: &mut watch::Receiver<bool>) {
+    /// and a count). Returns `false` when its last attempt, cut short by shutdown, failed: the
+    /// event is not dead-lettered then but returned to the outbox.
+    async fn process(&self, event: &CloudEvent, stop: &mut watch::Receiver<bool>) -> bool {
         let kind = self.kind;
         let started = Instant::now();
         let limit = u32::try_from(DELIVERY_LIMIT.max(1)).unwrap_or(u32::MAX);
@@ -165,31 +245,41 @@ impl Worker {
             match self.handler.handle(event).await {
                 Ok(()) => {
                     self.metrics.processed(kind, started.elapsed());
-                    return;
+                    return true;
                 }
                 Err(HandlerError::Reject(error)) => {
                     tracing::warn!(worker = kind.name(), id = %event.id, event_type = %event.event_type, error = %format!("{error:#}"), "rejected; dead-lettered (dropped)");
                     self.metrics.failed(kind);
                     self.metrics.dead_lettered(kind);
                     self.metrics.observe(kind, started.elapsed());
-                    return;
+                    return true;
                 }
                 Err(HandlerError::Retry(error)) => {
                     self.metrics.failed(kind);
-                    let stopping = *stop.borrow();
-                    if attempt >= limit || stopping {
+                    if attempt >= limit {
                         tracing::warn!(
                             worker = kind.name(),
                             id = %event.id,
                             event_type = %event.event_type,
                             attempts = attempt,
                             error = %format!("{error:#}"),
-                            "failed; {}",
-                            if stopping { "shutting down, dead-lettered (dropped)" } else { "out of attempts, dead-lettered (dropped)" }
+                            "failed; out of attempts, dead-lettered (dropped)"
                         );
                         self.metrics.dead_lettered(kind);
                         self.metrics.observe(kind, started.elapsed());
-                        return;
+                        return true;
+                    }
+                    if *stop.borrow() {
+                        tracing::warn!(
+                            worker = kind.name(),
+                            id = %event.id,
+                            event_type = %event.event_type,
+                            attempts = attempt,
+                            error = %format!("{error:#}"),
+                            "failed; shutting down, handed back to be tried after the restart"
+                        );
+                        self.metrics.observe(kind, started.elapsed());
+                        return false;
                     }
                     let delay = backoff(self.retry_base, attempt - 1, MAX_RETRY_DELAY);
                     tracing::warn!(

@@ -1,4 +1,5 @@
-//! `shop-workers`: the email, invoice, notification and analytics consumers of the shop's events.
+//! `shop-workers`: the email, invoice, notification, analytics and media consumers of the shop's
+//! events.
 //!
 //! The same handlers run in the standalone `shop-workers` binary (fed by RabbitMQ through
 //! [`runtime`]) and inside `shop-api` under the embedded default (fed by the in-process bus).
@@ -12,6 +13,7 @@ pub mod email;
 pub mod embedded;
 pub mod handler;
 pub mod invoice;
+pub mod media;
 pub mod notification;
 mod payloads;
 pub mod runtime;
@@ -55,14 +57,19 @@ pub fn handler_for(kind: WorkerKind, deps: &Deps) -> Result<Arc<dyn Handler>, Se
         ),
         WorkerKind::Email => {
             let email = email::Settings::from_settings(&settings.email).map_err(SettingError)?;
+            let staff = email::staff::staff_address(&settings.email).map_err(SettingError)?;
             Arc::new(
                 email::Email::new(data, &email)
                     .map_err(SettingError)?
+                    .with_staff_address(staff)
                     // The PDFs are read where the invoice worker stores them.
                     .with_invoice_files(Arc::new(invoice::InvoiceReader::from_settings(
                         &settings.invoice,
                     ))),
             )
+        }
+        WorkerKind::Media => {
+            Arc::new(media::Media::from_settings(data, &settings.invoice).map_err(SettingError)?)
         }
         WorkerKind::Notification => Arc::new(notification::Notifications::new(
             data,

@@ -3,10 +3,19 @@
 
 use serde::Deserialize;
 
+/// How an email names an order: its readable number when the event has one, else its id.
+pub(crate) fn shown<'a>(order_id: &'a str, order_number: Option<&'a str>) -> &'a str {
+    order_number.unwrap_or(order_id)
+}
+
 /// `dev.shop.order.paid.v1`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrderPaid {
     pub order_id: String,
+    /// `SO-2026-000123`; absent from events written before order numbers existed (and from
+    /// the payment-expiry sweep's), which are named by their id instead.
+    #[serde(default)]
+    pub order_number: Option<String>,
     pub user_id: String,
     pub amount_minor: i64,
     pub currency: String,
@@ -16,6 +25,10 @@ pub(crate) struct OrderPaid {
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrderCancelled {
     pub order_id: String,
+    /// `SO-2026-000123`; absent from events written before order numbers existed (and from
+    /// the payment-expiry sweep's), which are named by their id instead.
+    #[serde(default)]
+    pub order_number: Option<String>,
     pub user_id: String,
     pub previous_status: String,
     /// `requested` or `payment_expired`; absent in events written before it existed
@@ -55,6 +68,10 @@ pub(crate) struct PaymentRefunded {
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrderStatusChanged {
     pub order_id: String,
+    /// `SO-2026-000123`; absent from events written before order numbers existed (and from
+    /// the payment-expiry sweep's), which are named by their id instead.
+    #[serde(default)]
+    pub order_number: Option<String>,
     pub user_id: String,
     pub from: String,
     pub to: String,

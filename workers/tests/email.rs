@@ -621,3 +621,61 @@ async fn the_confirmation_names_the_products_on_sqlite() {
     let db = Db::connect(&url, 2).await.expect("open SQLite");
     confirmation_names_the_products(&db).await;
 }
+
+/// Events that carry the readable order number name the order by it (subject and body); the
+/// confirmation still finds the product names by the order's id.
+async fn emails_name_the_order_by_its_number(db: &Db) {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let mail_dir = folder.path().display().to_string();
+    let settings =
+        Settings::from_lookup(|name| (name == "SHOP_MAIL_DIR").then(|| mail_dir.clone()))
+            .expect("settings");
+    let email = Email::new(data(db), &settings).expect("the handler");
+    let customer = user(db, "ada@example.com", "Ada Lovelace").await;
+    let mut placed = stored_order(db, customer, &[("TEA-1", "Earl Grey", 2, 450)]).await;
+    placed.data["order_number"] = serde_json::json!("SO-2026-000042");
+    let id = order_id(&placed);
+    let shipped = event(
+        "dev.shop.order.status_changed.v1",
+        format!("orders/{id}"),
+        Utc::now(),
+        serde_json::json!({
+            "order_id": id, "order_number": "SO-2026-000042", "user_id": customer,
+            "from": "fulfilling", "to": "shipped"
+        }),
+    );
+    email.handle(&placed).await.expect("confirmation written");
+    email.handle(&shipped).await.expect("shipping note written");
+
+    let read = |event: &shop_core::messaging::CloudEvent, template: &str| {
+        std::fs::read(folder.path().join(format!("{}-{template}.eml", event.id)))
+            .expect("the .eml file")
+    };
+    let bytes = read(&placed, "order_placed");
+    let message = parse(&bytes);
+    assert_eq!(message.subject(), Some("Order confirmation SO-2026-000042"));
+    let text = message
+        .body_text(0)
+        .expect("a plain-text body")
+        .replace("\r\n", "\n");
+    assert!(text.contains("Order number: SO-2026-000042\n"), "{text}");
+    assert!(!text.contains(&id), "the id is not shown: {text}");
+    assert!(
+        text.contains("2 x Earl Grey (TEA-1) at 4.50 EUR: 9.00 EUR\n"),
+        "{text}"
+    );
+    let bytes = read(&shipped, "order_shipped");
+    let message = parse(&bytes);
+    assert_eq!(message.subject(), Some("Shipped: order SO-2026-000042"));
+    let text = message
+        .body_text(0)
+        .expect("a plain-text body")
+        .replace("\r\n", "\n");
+    assert!(text.contains("Order SO-2026-000042 has shipped"), "{text}");
+}
+
+#[tokio::test]
+async fn emails_name_the_order_by_its_number_on_postgres() {
+    let (_database, db) = database().await;
+    emails_name_the_order_by_its_number(&db).await;
+}

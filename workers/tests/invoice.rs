@@ -100,6 +100,7 @@ async fn paid_order(shop: &Shop, email: &str, sku: &str) -> (Order, CloudEvent) 
                 stock: Some(10),
                 category_id: None,
                 active: Some(true),
+                weight_grams: None,
             },
         )
         .await
@@ -119,6 +120,7 @@ async fn paid_order(shop: &Shop, email: &str, sku: &str) -> (Order, CloudEvent) 
             Checkout {
                 idempotency_key: uuid::Uuid::new_v4().to_string(),
                 shipping_address_id: None,
+                shipping_method_id: None,
             },
         )
         .await
@@ -217,8 +219,12 @@ async fn a_paid_order_gets_one_invoice_however_often_it_is_paid() {
         bytes
     );
     let text = pdf_text(&bytes);
+    // The order's readable number is what the customer knows the order by.
+    let order_number = order.number.to_string();
+    assert!(order_number.starts_with("SO-"), "{order_number}");
     for expected in [
         number.as_str(),
+        order_number.as_str(),
         "65.97 USD",
         "59.97 USD",
         "6.00 USD",
@@ -309,5 +315,6 @@ async fn invoices_work_on_sqlite_too() {
     let text = pdf_text(&store.fetch(&record.location).await.expect("fetch"));
     assert!(text.contains("65.97 USD"), "{text}");
     assert!(text.contains("SW1Y 4JH"), "{text}");
+    assert!(text.contains(&order.number.to_string()), "{text}");
     assert_eq!(invoice_events(&shop).await.len(), 1);
 }

@@ -71,6 +71,7 @@ async fn order(shop: &Shop, user: &User, product: &str, key: &str) -> Order {
         Checkout {
             idempotency_key: key.into(),
             shipping_address_id: None,
+            shipping_method_id: None,
         },
     )
     .await
@@ -221,7 +222,7 @@ async fn payment_failed_refund_issued_and_expiry_emails_are_sent_once() {
         "not the plain cancellation as well"
     );
     assert_eq!(
-        mail[&format!("Payment received for order {}", paid.id)].len(),
+        mail[&format!("Payment received for order {}", paid.number)].len(),
         1
     );
 }

@@ -10,6 +10,9 @@
 //! | `invoice.created` | the invoice, its PDF attached (fetched through [`InvoiceFiles`]) |
 //! | `payment.failed` | payment failed, with the reason (the order waits for another try) |
 //! | `payment.refunded` | refund issued: the amount, and whether the order is refunded in full |
+//! | `user.password_reset_requested` | a password-reset token (see [`account`]) |
+//! | `user.email_verification_requested` | an e-mail verification token (see [`account`]) |
+//! | `stock.low` | to the staff address `SHOP_STAFF_EMAIL`, not a customer (see [`staff`]) |
 //!
 //! The recipient is read from `users` by the event's user id (an unknown user rejects the event).
 //! Messages are sent over SMTP ([`Settings`]) or, without `SHOP_SMTP_HOST`, written as `.eml`
@@ -21,7 +24,9 @@
 //! unclaimed and its redelivery sends the message a second time. The `Message-ID` is derived from
 //! the event id, so a receiving system that deduplicates on it sees one message.
 
+mod account;
 mod settings;
+pub mod staff;
 mod templates;
 
 use std::{fmt, path::Path, sync::Arc};
@@ -48,7 +53,9 @@ pub use templates::Template;
 
 use crate::{
     handler::{Handler, HandlerError, claim, payload},
-    payloads::{OrderCancelled, OrderPaid, OrderStatusChanged, PaymentFailed, PaymentRefunded},
+    payloads::{
+        OrderCancelled, OrderPaid, OrderStatusChanged, PaymentFailed, PaymentRefunded, shown,
+    },
     writable::ensure_writable_dir,
 };
 
@@ -70,6 +77,8 @@ pub struct Email {
     from: Mailbox,
     transport: Transport,
     invoices: Option<Arc<dyn InvoiceFiles>>,
+    /// Where staff alerts go (`SHOP_STAFF_EMAIL`); `None`: they are not mailed.
+    staff: Option<Mailbox>,
 }
 
 enum Transport {
@@ -123,7 +132,15 @@ impl Email {
             from: settings.from.clone(),
             transport,
             invoices: None,
+            staff: None,
         })
+    }
+
+    /// Mails staff alerts (low stock) to `staff` ([`staff::staff_address`]).
+    #[must_use]
+    pub fn with_staff_address(mut self, staff: Option<Mailbox>) -> Self {
+        self.staff = staff;
+        self
     }
 
     /// Attaches invoice PDFs read from `files`.
@@ -142,12 +159,20 @@ struct UserRegistered {
 #[derive(Debug, Deserialize)]
 struct OrderPlaced {
     order_id: String,
+    /// Absent from events written before order numbers existed.
+    #[serde(default)]
+    order_number: Option<String>,
     user_id: String,
     currency: String,
     subtotal_minor: i64,
     tax_minor: i64,
     total_minor: i64,
     items: Vec<OrderLine>,
+    /// Absent from payloads written before coupons existed.
+    #[serde(default)]
+    discount_minor: i64,
+    #[serde(default)]
+    coupon_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,9 +206,20 @@ struct Context {
     shop_name: &'static str,
     name: String,
     email: String,
+    /// The readable number (`SO-2026-000123`), or the id for events without one.
     order_number: String,
+    /// The order's id, to look its lines up.
+    #[serde(skip)]
+    order_id: String,
     items: Vec<Line>,
     subtotal: String,
+    /// Shipped emails: how the order travels (empty when staff recorded none).
+    carrier: String,
+    tracking_number: String,
+    tracking_url: String,
+    /// Empty without a coupon (the templates then show no discount line).
+    discount: String,
+    coupon_code: String,
     tax: String,
     total: String,
     amount: String,
@@ -194,6 +230,10 @@ struct Context {
     reason: String,
     /// The refund completes the order's.
     full: bool,
+    /// The single-use token of an account message.
+    token: Option<account::MailedToken>,
+    /// How long `token` works, in words.
+    valid_for: String,
 }
 
 /// One message to send for an event.
@@ -256,12 +296,17 @@ impl Plan {
                 let mut plan = order(
                     Template::OrderPlaced,
                     "Order confirmation",
-                    &placed.order_id,
+                    shown(&placed.order_id, placed.order_number.as_deref()),
                     &placed.user_id,
                 )?;
                 uuid(event, "order_id", &placed.order_id)?;
+                plan.context.order_id.clone_from(&placed.order_id);
                 plan.context.subtotal = money(event, placed.subtotal_minor, &placed.currency)?;
                 plan.context.tax = money(event, placed.tax_minor, &placed.currency)?;
+                if placed.discount_minor > 0 {
+                    plan.context.discount = money(event, placed.discount_minor, &placed.currency)?;
+                    plan.context.coupon_code = placed.coupon_code.clone().unwrap_or_default();
+                }
                 plan.context.total = money(event, placed.total_minor, &placed.currency)?;
                 plan.context.items = placed
                     .items
@@ -287,7 +332,7 @@ impl Plan {
                 let mut plan = order(
                     Template::OrderPaid,
                     "Payment received for order",
-                    &paid.order_id,
+                    shown(&paid.order_id, paid.order_number.as_deref()),
                     &paid.user_id,
                 )?;
                 plan.context.amount = money(event, paid.amount_minor, &paid.currency)?;
@@ -298,12 +343,15 @@ impl Plan {
                 if changed.to != "shipped" {
                     return Ok(None);
                 }
-                order(
+                let mut plan = order(
                     Template::OrderShipped,
                     "Shipped: order",
-                    &changed.order_id,
+                    shown(&changed.order_id, changed.order_number.as_deref()),
                     &changed.user_id,
-                )?
+                )?;
+                // `message` reads the carrier and tracking from the order.
+                plan.context.order_id.clone_from(&changed.order_id);
+                plan
             }
             ORDER_CANCELLED => {
                 let cancelled: OrderCancelled = payload(event)?;
@@ -315,7 +363,8 @@ impl Plan {
                 } else {
                     (Template::OrderCancelled, "Cancelled: order")
                 };
-                let mut plan = order(template, subject, &cancelled.order_id, &cancelled.user_id)?;
+                let number = shown(&cancelled.order_id, cancelled.order_number.as_deref());
+                let mut plan = order(template, subject, number, &cancelled.user_id)?;
                 plan.context.was_paid =
                     matches!(cancelled.previous_status.as_str(), "paid" | "fulfilling");
                 plan
@@ -422,7 +471,7 @@ impl Email {
             .map(|address| Mailbox::new(Some(name.clone()), address))
             .map_err(|error| reject(event, format!("recipient {email:?}: {error}")))?;
         if plan.template == Template::OrderPlaced
-            && let Ok(order_id) = uuid::Uuid::parse_str(&plan.context.order_number)
+            && let Ok(order_id) = uuid::Uuid::parse_str(&plan.context.order_id)
         {
             let names = self.line_names(order_id).await.map_err(database)?;
             for line in &mut plan.context.items {
@@ -430,6 +479,19 @@ impl Email {
                     line.name.clone_from(product);
                 }
             }
+        }
+        if plan.template == Template::OrderShipped
+            && let Ok(order_id) = uuid::Uuid::parse_str(&plan.context.order_id)
+            && let Some(shipment) = self
+                .data
+                .order(OrderId::from_uuid(order_id))
+                .await
+                .map_err(database)?
+                .and_then(|order| order.shipment)
+        {
+            plan.context.carrier = shipment.carrier;
+            plan.context.tracking_number = shipment.tracking_number;
+            plan.context.tracking_url = shipment.tracking_url.unwrap_or_default();
         }
         let pdf = match (&plan.attachment, &self.invoices) {
             (Some((file_name, location)), Some(files)) => {
@@ -489,6 +551,16 @@ impl Email {
         template: Template,
         message: Message,
     ) -> Result<(), HandlerError> {
+        self.deliver_named(event, template.name(), message).await
+    }
+
+    /// [`Self::deliver`] for a message named `name` (its `.eml` file's suffix).
+    async fn deliver_named(
+        &self,
+        event: &CloudEvent,
+        name: &str,
+        message: Message,
+    ) -> Result<(), HandlerError> {
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await.map_err(|error| {
@@ -497,7 +569,7 @@ impl Email {
             }
             Transport::Files(dir) => {
                 let dir = dir.clone();
-                let name = format!("{}-{}.eml", file_safe(&event.id), template.name());
+                let name = format!("{}-{name}.eml", file_safe(&event.id));
                 let bytes = message.formatted();
                 tokio::task::spawn_blocking(move || write_file(&dir, &name, &bytes))
                     .await
@@ -526,11 +598,17 @@ impl Handler for Email {
     }
 
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type == staff::STOCK_LOW {
+            return self.stock_low(event).await;
+        }
         // Decode and look up before claiming: a malformed event or an unknown user is rejected,
         // and the claim's transaction stays open only while the message is sent.
-        let Some(plan) = Plan::of(event)? else {
+        // Account messages mint a token: only after the duplicate check below.
+        let account = account::is_account_event(event);
+        let plan = if account { None } else { Plan::of(event)? };
+        if !account && plan.is_none() {
             return Ok(());
-        };
+        }
         if self
             .data
             .is_processed(WorkerKind::Email.name(), &event.id)
@@ -540,6 +618,13 @@ impl Handler for Email {
             tracing::debug!(id = %event.id, "email: duplicate event skipped");
             return Ok(());
         }
+        let plan = match plan {
+            Some(plan) => plan,
+            None => match self.account_plan(event).await? {
+                Some(plan) => plan,
+                None => return Ok(()),
+            },
+        };
         let template = plan.template;
         let message = self.message(event, plan).await?;
         let Some(work) = claim(&self.data, WorkerKind::Email, &event.id).await? else {

@@ -19,6 +19,10 @@ pub enum Template {
     Invoice,
     PaymentFailed,
     RefundIssued,
+    /// A password-reset token.
+    PasswordReset,
+    /// An e-mail verification token.
+    VerifyEmail,
 }
 
 impl Template {
@@ -34,6 +38,8 @@ impl Template {
             Self::Invoice => "invoice",
             Self::PaymentFailed => "payment_failed",
             Self::RefundIssued => "refund_issued",
+            Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
         }
     }
 }
@@ -64,6 +70,10 @@ const SOURCES: &[(&str, &str)] = embedded!(
     "payment_failed.txt",
     "refund_issued.html",
     "refund_issued.txt",
+    "password_reset.html",
+    "password_reset.txt",
+    "verify_email.html",
+    "verify_email.txt",
 );
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -108,6 +118,7 @@ mod tests {
             "subtotal": "2.00 EUR", "tax": "0.00 EUR", "total": "2.00 EUR", "amount": "2.00 EUR",
             "was_paid": true, "invoice_number": "INV-1", "attached": true,
             "reason": "<card declined>", "full": true,
+            "token": "tok-1", "valid_for": "30 minutes",
         });
         for template in [
             Template::Welcome,
@@ -119,6 +130,8 @@ mod tests {
             Template::Invoice,
             Template::PaymentFailed,
             Template::RefundIssued,
+            Template::PasswordReset,
+            Template::VerifyEmail,
         ] {
             let (html, text) = render(template, &context).expect("renders");
             assert!(html.contains("&lt;Ada&gt;"), "{html}");

@@ -143,6 +143,7 @@ impl Handler for Invoices {
             number: number.clone(),
             issued_at: now,
             order_id: paid.order_id.to_string(),
+            order_number: order.order_number.clone(),
             ordered_at: order.placed_at,
             bill_to,
             currency,
@@ -158,6 +159,13 @@ impl Handler for Invoices {
                 })
                 .collect(),
             subtotal_minor: order.subtotal_minor,
+            adjustments: (order.discount_minor > 0)
+                .then(|| {
+                    let code = order.coupon_code.as_deref().unwrap_or("coupon");
+                    (format!("Discount ({code})"), -order.discount_minor)
+                })
+                .into_iter()
+                .collect(),
             tax_minor: order.tax_minor,
             total_minor: order.total_minor,
         };

@@ -18,12 +18,16 @@ pub struct InvoiceDocument {
     pub number: String,
     pub issued_at: DateTime<Utc>,
     pub order_id: String,
+    /// The order's readable number (`SO-2026-000123`), what the customer knows it by.
+    pub order_number: String,
     pub ordered_at: DateTime<Utc>,
     /// The billing address, one line each.
     pub bill_to: Vec<String>,
     pub currency: Currency,
     pub lines: Vec<InvoiceLine>,
     pub subtotal_minor: i64,
+    /// Rows between the subtotal and the tax (a coupon's discount, negative), label and amount.
+    pub adjustments: Vec<(String, i64)>,
     pub tax_minor: i64,
     pub total_minor: i64,
 }
@@ -217,7 +221,8 @@ pub fn render(invoice: &InvoiceDocument) -> Result<Vec<u8>, lopdf::Error> {
         ("Invoice number", invoice.number.clone()),
         ("Issue date", date(invoice.issued_at)),
         ("Order date", date(invoice.ordered_at)),
-        ("Order", invoice.order_id.clone()),
+        ("Order", invoice.order_number.clone()),
+        ("Order id", invoice.order_id.clone()),
     ];
     let mut left_y = top - 2.0 * ROW;
     for (label, value) in &facts {
@@ -254,11 +259,17 @@ pub fn render(invoice: &InvoiceDocument) -> Result<Vec<u8>, lopdf::Error> {
     }
     pages.next_row(&invoice.number);
     pages.rule(pages.y + 8.0);
-    for (label, minor, font) in [
-        ("Subtotal", invoice.subtotal_minor, Font::Regular),
-        ("Tax", invoice.tax_minor, Font::Regular),
-        ("Total", invoice.total_minor, Font::Bold),
-    ] {
+    let adjustments = invoice
+        .adjustments
+        .iter()
+        .map(|(label, minor)| (label.as_str(), *minor, Font::Regular));
+    let totals = std::iter::once(("Subtotal", invoice.subtotal_minor, Font::Regular))
+        .chain(adjustments)
+        .chain([
+            ("Tax", invoice.tax_minor, Font::Regular),
+            ("Total", invoice.total_minor, Font::Bold),
+        ]);
+    for (label, minor, font) in totals {
         pages.next_row(&invoice.number);
         let y = pages.y;
         pages.text_at(COL_UNIT - 50.0, y, font, 10.0, label);

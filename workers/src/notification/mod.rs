@@ -7,10 +7,11 @@
 //!
 //! After the notification is stored it is pushed to every webhook endpoint configured in
 //! `SHOP_NOTIFY_WEBHOOK_URLS` (push or SMS gateways), signed with `SHOP_NOTIFY_WEBHOOK_SECRET`;
-//! see [`webhook`]. Low-stock events reach this worker too (they are for administrators); they
-//! make no customer notification yet. A status change to `paid` or `cancelled` makes none either:
-//! `OrderPaid` and `OrderCancelled` say it.
+//! see [`webhook`]. A low-stock event makes one notification for every administrator instead
+//! (see [`stock`]). A status change to `paid` or `cancelled` makes none: `OrderPaid` and
+//! `OrderCancelled` say it.
 
+pub mod stock;
 pub mod webhook;
 
 pub use shop_core::ports::Notification;
@@ -51,6 +52,36 @@ impl Notifications {
     pub fn new(data: WorkerData, webhooks: Webhooks) -> Self {
         Self { data, webhooks }
     }
+}
+
+/// A "shipped" notification names the carrier and tracking number staff recorded with the
+/// status change (read from the order: the event carries the status only).
+async fn with_shipment(data: &WorkerData, mut draft: Draft) -> Result<Draft, HandlerError> {
+    if draft.kind != "order_status_changed" || draft.data["to"] != "shipped" {
+        return Ok(draft);
+    }
+    let Some(order_id) = draft.data["order_id"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    else {
+        return Ok(draft);
+    };
+    let order = data
+        .order(shop_core::domain::OrderId::from_uuid(order_id))
+        .await
+        .map_err(database)?;
+    if let Some(shipment) = order.and_then(|order| order.shipment) {
+        draft.body.push_str(&format!(
+            " Carrier: {}, tracking number {}.",
+            shipment.carrier, shipment.tracking_number
+        ));
+        draft.data["shipment"] = serde_json::json!({
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "tracking_url": shipment.tracking_url,
+        });
+    }
+    Ok(draft)
 }
 
 /// What a notification says, before it has an id and a time.
@@ -248,33 +279,52 @@ impl Handler for Notifications {
     }
 
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
-        let Some(draft) = Draft::of(event)? else {
-            return Ok(());
+        // Each notification with the key it is stored (and its webhooks recorded) under.
+        let drafts = if event.event_type == stock::STOCK_LOW {
+            stock::drafts(&self.data, event).await?
+        } else {
+            match Draft::of(event)? {
+                Some(draft) => vec![(event.id.clone(), with_shipment(&self.data, draft).await?)],
+                None => return Ok(()),
+            }
         };
-        let notification = match claim(&self.data, WorkerKind::Notification, &event.id).await? {
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        let notifications = match claim(&self.data, WorkerKind::Notification, &event.id).await? {
             Some(mut work) => {
-                let notification = draft.into_notification();
-                work.insert_notification(&event.id, &notification)
-                    .await
-                    .map_err(database)?;
+                let mut made = Vec::with_capacity(drafts.len());
+                for (key, draft) in drafts {
+                    let notification = draft.into_notification();
+                    work.insert_notification(&key, &notification)
+                        .await
+                        .map_err(database)?;
+                    made.push((key, notification));
+                }
                 work.commit().await.map_err(database)?;
-                notification
+                made
             }
             None if self.webhooks.is_empty() => return Ok(()),
             // Handled before; the webhooks may still be owed (the earlier delivery failed them).
-            None => match self
-                .data
-                .notification_of_event(&event.id)
-                .await
-                .map_err(database)?
-            {
-                Some(notification) => notification,
-                None => return Ok(()),
-            },
+            None => {
+                let mut found = Vec::new();
+                for (key, _) in drafts {
+                    if let Some(notification) = self
+                        .data
+                        .notification_of_event(&key)
+                        .await
+                        .map_err(database)?
+                    {
+                        found.push((key, notification));
+                    }
+                }
+                found
+            }
         };
-        self.webhooks
-            .deliver(&self.data, &event.id, &notification)
-            .await
+        for (key, notification) in &notifications {
+            self.webhooks.deliver(&self.data, key, notification).await?;
+        }
+        Ok(())
     }
 }
 
