@@ -11,7 +11,10 @@ function setup(thread)
 end
 
 function init(args)
+  -- args[3]: the scenario, in every Idempotency-Key, so that a customer's checkout in a later
+  -- scenario is a new one, not a replay of the earlier.
   local path, thread_count = args[1], tonumber(args[2])
+  scenario = args[3] or "bench"
   tokens = {}
   local line_number = 0
   for line in io.lines(path) do
@@ -32,7 +35,7 @@ function request()
   next_token = next_token + 1
   local headers = {
     ["Authorization"] = "Bearer " .. token,
-    ["Idempotency-Key"] = "bench-" .. index .. "-" .. next_token,
+    ["Idempotency-Key"] = scenario .. "-" .. index .. "-" .. next_token,
     ["Content-Type"] = "application/json",
   }
   return wrk.format("POST", "/api/v1/orders", headers, "{}")

@@ -8,7 +8,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
 use shop_core::{
-    adapters::{memory::InProcessBus, rabbitmq::RabbitPublisher, redis::RedisKeyValue},
+    adapters::{
+        images::BlobImageFiles, memory::InProcessBus, rabbitmq::RabbitPublisher,
+        redis::RedisKeyValue,
+    },
     app::{AuthSettings, DEFAULT_VIEW_CAPACITY, ProductViews, Shop, ViewWriter, WorkerData},
     config::{Config, redact_url},
     messaging::WorkerKind,
@@ -68,9 +71,13 @@ impl ApplicationBuilder {
         ));
         let shop = match &config.redis_url {
             Some(url) => {
-                let kv = RedisKeyValue::connect(url.expose_secret(), self.redis_prefix)
-                    .await
-                    .context("cannot connect to Redis (REDIS_URL)")?;
+                let kv = RedisKeyValue::connect_with_ca(
+                    url.expose_secret(),
+                    self.redis_prefix,
+                    config.redis_ca_file.as_deref(),
+                )
+                .await
+                .context("cannot connect to Redis (REDIS_URL)")?;
                 say(format!("cache: redis {}", redact_url(url.expose_secret())));
                 shop.with_key_value(Arc::new(kv))
             }
@@ -85,6 +92,7 @@ impl ApplicationBuilder {
         let shop = shop
             .with_product_views(views)
             .with_low_stock_threshold(config.low_stock_threshold)
+            .with_verified_email_required(config.require_verified_email)
             .with_payments(
                 shop_core::adapters::payments::provider_from_settings(&config.payments)?,
                 config.payments.clone(),
@@ -95,6 +103,7 @@ impl ApplicationBuilder {
                     &config.workers.invoice,
                 ),
             ));
+        let shop = product_images(shop, &config);
         let (publisher, event_bus) = event_publisher(&config).await;
         // The embedded default runs the workers in this process, on the shop's store,
         // subscribed to the bus now, before the relay publishes anything.
@@ -259,6 +268,19 @@ impl Application {
 /// Every worker, built on the same handler code and settings as the `shop-workers` binary and
 /// subscribed to `bus`. A worker setting that is wrong stops the start as a configuration error
 /// (exit code 2), as it does for `shop-workers`.
+/// Product images are kept where the invoices are. A pod whose invoice storage is not set
+/// (its working directory is read-only) still serves everything else: uploads answer with a
+/// problem naming the settings, instead of the API failing to start.
+fn product_images(shop: Shop, config: &Config) -> Shop {
+    match BlobImageFiles::from_settings(&config.workers.invoice) {
+        Ok(files) => shop.with_images(Arc::new(files), config.image_limits),
+        Err(error) => {
+            say(format!("product images: off ({error:#})"));
+            shop
+        }
+    }
+}
+
 fn embedded_workers(
     bus: &InProcessBus,
     shop: &Shop,
@@ -270,7 +292,10 @@ fn embedded_workers(
     };
     let handlers = shop_workers::handlers_for(&WorkerKind::ALL, &deps)
         .map_err(|error| UsageError(error.to_string()))?;
-    let embedded = shop_workers::embedded::Embedded::subscribe(handlers, bus);
+    // Events the workers have not handled when the API stops go back to the outbox.
+    let outbox: Arc<dyn shop_core::ports::OutboxStore> = Arc::clone(shop.store()) as _;
+    let embedded =
+        shop_workers::embedded::Embedded::subscribe(handlers, bus).returning_unhandled_to(outbox);
     let names: Vec<&str> = embedded.kinds().iter().map(|kind| kind.name()).collect();
     say(format!("workers: embedded ({})", names.join(", ")));
     Ok(embedded)

@@ -4,7 +4,9 @@
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod docs_page;
 pub mod grpc;
+pub mod maintenance;
 pub mod metrics;
 pub mod output;
 pub mod payment_expiry;

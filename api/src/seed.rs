@@ -113,6 +113,7 @@ pub async fn demo_catalog(shop: &Shop) -> anyhow::Result<CatalogOutcome> {
                 stock: Some(product.stock),
                 category_id: ids.get(product.category).cloned(),
                 active: Some(true),
+                weight_grams: None,
             },
         )
         .await

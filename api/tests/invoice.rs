@@ -81,6 +81,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
             trust_forwarded_for: false,
             request_timeout: Duration::from_secs(30),
             cors_allowed_origins: Vec::new(),
+            maintenance_read_only: false,
         },
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -118,6 +119,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
                 stock: Some(5),
                 category_id: None,
                 active: Some(true),
+                weight_grams: None,
             },
         )
         .await
@@ -137,6 +139,7 @@ async fn the_owner_and_admins_download_the_invoice_and_nobody_else() {
             Checkout {
                 idempotency_key: "k1".into(),
                 shipping_address_id: None,
+                shipping_method_id: None,
             },
         )
         .await

@@ -52,7 +52,8 @@ async fn checkout_mails_the_confirmation_and_payment_mails_the_invoice() {
     let admin = admin(&server).await;
     let grace = customer(&server, "grace@example.com").await;
     let order = buy(&server, &grace, &admin).await;
-    let id = order["id"].as_str().expect("an order id");
+    // Mails name the order by its readable number (`SO-2026-000123`), not its id.
+    let id = order["number"].as_str().expect("an order number");
     let minor = order["total"]["amount_minor"].as_i64().expect("a total");
     let currency = order["total"]["currency"].as_str().expect("a currency");
     let total = format!("{}.{:02} {currency}", minor / 100, minor % 100);

@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret as _;
 use shop_core::{
     app::{CartView, Page, Session},
-    domain::{AddressSnapshot, Money, Order, OrderStatus, Product, Role, User},
+    domain::{
+        AddressSnapshot, ImageVariant, Money, Order, OrderStatus, Product, ProductImage, Role, User,
+    },
     ports::StatusChange,
 };
 use tonic::Status;
 
 use super::{error::invalid_argument, pb};
+use crate::rest::images::variant_url;
 
 pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -82,6 +85,7 @@ pub fn user(user: User) -> pb::User {
         full_name: user.full_name.to_string(),
         role: role(user.role).into(),
         disabled: user.disabled,
+        email_verified: user.email_verified_at.is_some(),
         create_time: Some(timestamp(user.created_at)),
         update_time: Some(timestamp(user.updated_at)),
     }
@@ -115,6 +119,30 @@ pub fn product(product: Product) -> pb::Product {
             .unwrap_or_default(),
         create_time: Some(timestamp(product.created_at)),
         update_time: Some(timestamp(product.updated_at)),
+        images: Vec::new(),
+    }
+}
+
+/// `product` with its images (the same URLs the REST API lists).
+pub fn product_with_images(product: Product, images: Vec<ProductImage>) -> pb::Product {
+    pb::Product {
+        images: images
+            .into_iter()
+            .map(|image| {
+                let url = |variant| variant_url(&image, variant);
+                pb::ProductImage {
+                    id: image.id.to_string(),
+                    position: image.position,
+                    content_type: image.format.content_type().to_owned(),
+                    width: image.width,
+                    height: image.height,
+                    url: url(ImageVariant::Original),
+                    medium_url: url(ImageVariant::Medium),
+                    thumbnail_url: url(ImageVariant::Thumbnail),
+                }
+            })
+            .collect(),
+        ..self::product(product)
     }
 }
 
@@ -202,6 +230,7 @@ fn shipping_address(address: AddressSnapshot) -> pb::ShippingAddress {
 pub fn order(order: Order) -> pb::Order {
     pb::Order {
         id: order.id.to_string(),
+        number: order.number.to_string(),
         user_id: order.user_id.to_string(),
         status: order_status(order.status).into(),
         items: order
@@ -219,6 +248,15 @@ pub fn order(order: Order) -> pb::Order {
         subtotal: Some(money(order.subtotal)),
         tax: Some(money(order.tax)),
         total: Some(money(order.total)),
+        discount: Some(money(order.discount)),
+        coupon_code: order.coupon_code,
+        shipping: Some(money(order.shipping)),
+        shipping_method: order.shipping_method,
+        shipment: order.shipment.map(|shipment| pb::Shipment {
+            carrier: shipment.carrier,
+            tracking_number: shipment.tracking_number,
+            tracking_url: shipment.tracking_url,
+        }),
         shipping_address: order.shipping_address.map(shipping_address),
         place_time: Some(timestamp(order.placed_at)),
         update_time: Some(timestamp(order.updated_at)),

@@ -85,6 +85,7 @@ pub fn status_renamed(error: AppError, renames: Renames) -> Status {
         AppError::InvalidTransition(_)
         | AppError::NotCancellable(_)
         | AppError::Checkout(_)
+        | AppError::EmailNotVerified
         | AppError::Rule(_) => (Code::FailedPrecondition, error.to_string()),
         // Someone changed the record meanwhile: retrying the whole read-modify-write may work.
         AppError::Conflict => (Code::Aborted, error.to_string()),
@@ -94,12 +95,18 @@ pub fn status_renamed(error: AppError, renames: Renames) -> Status {
         }
         AppError::SignatureRefused(_) => (Code::Unauthenticated, error.to_string()),
         AppError::MalformedNotification(_) => (Code::InvalidArgument, error.to_string()),
+        AppError::ImageRejected(_) => (Code::InvalidArgument, error.to_string()),
         AppError::PaymentProvider(ProviderError::UnsupportedCurrency { .. }) => {
             (Code::FailedPrecondition, error.to_string())
         }
         // The provider refused or could not be reached: retrying later may work.
         AppError::PaymentProvider(source) => {
             tracing::warn!(error = %source, "the payment provider failed the request");
+            (Code::Unavailable, error.to_string())
+        }
+        // The key-value store (sessions, limits) is down: retrying later may work.
+        AppError::Unavailable(source) => {
+            tracing::error!(error = %source, "a store the call needs is unavailable");
             (Code::Unavailable, error.to_string())
         }
         AppError::Internal(source) => {
@@ -117,6 +124,27 @@ pub fn status_renamed(error: AppError, renames: Renames) -> Status {
 /// INVALID_ARGUMENT for one field the transport refused before the application saw it.
 pub fn invalid_argument(field: &str, message: impl Into<String>) -> Status {
     status(FieldErrors::single(field, message).into_error())
+}
+
+/// A write while the shop is in read-only maintenance (see [`crate::maintenance`]).
+pub fn maintenance(message: &str, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info("MAINTENANCE", ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(Code::Unavailable, message, details)
+}
+
+/// The request could not be decoded as the method's message (see the gRPC middleware). `cause`
+/// is tonic's description of the decoding failure: it names wire types and fields, never data
+/// of the server.
+pub fn malformed_request(cause: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info("MALFORMED_REQUEST", ERROR_DOMAIN, HashMap::new());
+    let message = if cause.is_empty() {
+        "the request is not a well-formed message of this method's type".to_owned()
+    } else {
+        format!("the request is not a well-formed message of this method's type: {cause}")
+    };
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 /// The per-client rate limit refused the call.
@@ -212,6 +240,15 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_key_value_store_is_unavailable_not_unauthenticated() {
+        let status = status(AppError::Unavailable(
+            "connection refused: 10.0.0.7:6379".into(),
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("10.0.0.7"));
+    }
+
+    #[test]
     fn internal_errors_say_nothing_about_their_cause() {
         let error = AppError::from(StoreError::Backend(
             "relation \"users\" does not exist".into(),
@@ -219,6 +256,21 @@ mod tests {
         let status = status(error);
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("users"));
+    }
+
+    #[test]
+    fn malformed_requests_are_the_clients_mistake() {
+        let status = malformed_request("failed to decode Protobuf message: invalid wire type");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().ends_with("invalid wire type"),
+            "{status:?}"
+        );
+        let details = status.get_error_details();
+        assert_eq!(
+            details.error_info().expect("an ErrorInfo").reason,
+            "MALFORMED_REQUEST"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ use crate::{
 };
 
 const REQUEST_ID: &str = "x-request-id";
+/// Where a status's details (`google.rpc.Status`) travel.
+const STATUS_DETAILS: &str = "grpc-status-details-bin";
 /// Longer client-chosen request ids are replaced, so a log line stays a log line.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -149,8 +151,24 @@ where
                 } else {
                     Decision::Allow
                 };
+                let refused = if Decision::Allow == decision {
+                    refused_session(&state, request.headers()).await
+                } else {
+                    None
+                };
                 let mut response = match decision {
-                    Decision::Allow => inner.call(request).await?,
+                    Decision::Allow if refused.is_some() => {
+                        let error = refused.unwrap_or(shop_core::app::AppError::Unauthenticated);
+                        error::status(error).into_http()
+                    }
+                    // Read-only maintenance: writes are refused before their handler runs.
+                    Decision::Allow
+                        if state.limits.maintenance_read_only
+                            && crate::maintenance::is_grpc_write(&method) =>
+                    {
+                        crate::maintenance::grpc_refusal().into_http()
+                    }
+                    Decision::Allow => malformed_as_invalid(inner.call(request).await?),
                     Decision::Limit { limit, retry_after } => {
                         error::rate_limited(limit, retry_after).into_http()
                     }
@@ -179,6 +197,43 @@ where
             .instrument(span),
         )
     }
+}
+
+/// tonic answers INTERNAL when the request's bytes are not a message of the method's type (a
+/// wrong wire type, invalid UTF-8 in a string, a truncated message) or not a gRPC message at all
+/// (no message, a bad frame): before any handler runs, in a trailers-only answer without details.
+/// That is the client's mistake, so it becomes INVALID_ARGUMENT. Every INTERNAL a handler
+/// answers carries an `ErrorInfo` (see [`error::status`]) and passes unchanged.
+fn malformed_as_invalid(response: Response<Body>) -> Response<Body> {
+    let headers = response.headers();
+    if status_code(headers) != Some(Code::Internal) || headers.contains_key(STATUS_DETAILS) {
+        return response;
+    }
+    let cause = tonic::Status::from_header_map(headers)
+        .map(|status| status.message().to_owned())
+        .unwrap_or_default();
+    error::malformed_request(&cause).into_http()
+}
+
+/// Why a call carrying a valid bearer token is refused before its handler: UNAUTHENTICATED when
+/// a password reset ended the token's session, UNAVAILABLE when the key-value store that says so
+/// cannot be read. Checked here, where the key-value store can be awaited; the handlers'
+/// synchronous `actor` checks the rest of the token.
+async fn refused_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<shop_core::app::AppError> {
+    let token = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        })?;
+    state.shop.actor_from_access_token(token).ok()?;
+    state.shop.actor_from_live_access_token(token).await.err()
 }
 
 /// Health checks and reflection, which the rate limit leaves alone (like REST's probes and

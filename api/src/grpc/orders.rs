@@ -39,6 +39,7 @@ impl OrderService for OrderApi {
         let command = Checkout {
             idempotency_key: body.idempotency_key,
             shipping_address_id: body.shipping_address_id,
+            shipping_method_id: body.shipping_method_id,
         };
         let metrics = &self.0.state.metrics;
         let result = match self.0.shop().checkout(&actor, command).await {
@@ -78,6 +79,7 @@ impl OrderService for OrderApi {
         let query = ListOrders {
             all_users: false,
             status: convert::order_status_name("status", body.status)?,
+            number: Some(body.number).filter(|number| !number.is_empty()),
             limit: convert::page_size(body.page_size)?,
             cursor: convert::page_token(body.page_token),
         };

@@ -36,6 +36,24 @@ fn product_response(product: shop_core::domain::Product) -> Option<pb::Product> 
     Some(convert::product(product))
 }
 
+impl ProductApi {
+    /// `products` with their images, read with one query for all of them.
+    async fn with_images(
+        &self,
+        products: Vec<shop_core::domain::Product>,
+    ) -> Result<Vec<pb::Product>, Status> {
+        let ids: Vec<ProductId> = products.iter().map(|product| product.id).collect();
+        let mut images = self.0.shop().images_of(&ids).await.or_status()?;
+        Ok(products
+            .into_iter()
+            .map(|product| {
+                let own = images.remove(&product.id).unwrap_or_default();
+                convert::product_with_images(product, own)
+            })
+            .collect())
+    }
+}
+
 #[tonic::async_trait]
 impl ProductService for ProductApi {
     async fn get_product(
@@ -63,7 +81,7 @@ impl ProductService for ProductApi {
             .or_status()?;
         self.0.shop().product_viewed(&actor, &id_or_slug);
         Ok(Response::new(pb::GetProductResponse {
-            product: product_response(product),
+            product: self.with_images(vec![product]).await?.pop(),
         }))
     }
 
@@ -91,7 +109,7 @@ impl ProductService for ProductApi {
             .or_status_renamed(LIST_FIELDS)?;
         Ok(Response::new(pb::ListProductsResponse {
             next_page_token: convert::next_page_token(&page),
-            products: page.items.into_iter().map(convert::product).collect(),
+            products: self.with_images(page.items).await?,
         }))
     }
 
@@ -114,7 +132,7 @@ impl ProductService for ProductApi {
             .or_status_renamed(SEARCH_FIELDS)?;
         Ok(Response::new(pb::SearchProductsResponse {
             next_page_token: convert::next_page_token(&page),
-            products: page.items.into_iter().map(convert::product).collect(),
+            products: self.with_images(page.items).await?,
         }))
     }
 
@@ -135,6 +153,7 @@ impl ProductService for ProductApi {
             stock: body.stock,
             category_id: body.category_id,
             active: body.active,
+            weight_grams: None,
         };
         let product = self
             .0
@@ -165,6 +184,7 @@ impl ProductService for ProductApi {
                 .category_id
                 .map(|category| Some(category).filter(|category| !category.is_empty())),
             active: body.active,
+            weight_grams: None,
         };
         let product = self
             .0

@@ -4,6 +4,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::{IntoResponse as _, Response},
 };
 use serde::{Deserialize, Deserializer};
 use shop_core::{
@@ -51,22 +52,40 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
+    /// Letters, digits, `-`, `_` and `.`; stored upper-case.
+    #[schema(schema_with = super::openapi::sku, example = "MUG-BLUE-01")]
     sku: String,
+    #[schema(schema_with = super::openapi::text_1_200, example = "Blue Mug")]
     name: String,
-    /// Derived from the name when absent.
+    /// Lower-case letters and digits joined by single hyphens; derived from the name when absent.
+    #[schema(schema_with = super::openapi::slug_opt, example = "blue-mug")]
     slug: Option<String>,
+    #[schema(schema_with = super::openapi::text_0_10000_multiline_opt)]
     description: Option<String>,
+    /// Minor units (cents for USD).
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64, example = 1299)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     price_minor: i64,
+    #[schema(schema_with = super::openapi::currency)]
     currency: String,
     /// Initial stock, default 0.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
     stock: Option<i64>,
+    #[schema(schema_with = super::openapi::id_opt)]
     category_id: Option<String>,
+    /// On sale; `true` when absent.
     active: Option<bool>,
+    /// For shipping by weight; 0 when absent.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
+    weight_grams: Option<i64>,
 }
 
 /// Add a product to the catalog.
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "admin", security(("bearer" = [])), request_body = CreateProductRequest,
-    responses((status = 201, body = ProductDto), (status = 403, body = ProblemDoc), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 201, body = ProductDto), (status = 409, description = "the SKU or slug is taken", body = ProblemDoc),
+              (status = 422, description = "invalid fields, an unknown category, or a name no slug can be derived from", body = ProblemDoc)))]
 async fn create_product(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -82,6 +101,7 @@ async fn create_product(
         stock: body.stock,
         category_id: body.category_id,
         active: body.active,
+        weight_grams: body.weight_grams,
     };
     let product = state.shop.create_product(&actor, command).await?;
     Ok((StatusCode::CREATED, axum::Json(product.into())))
@@ -90,16 +110,27 @@ async fn create_product(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
+    #[schema(schema_with = super::openapi::text_1_200_opt)]
     name: Option<String>,
+    /// Lower-case letters and digits joined by single hyphens.
+    #[schema(schema_with = super::openapi::slug_opt, example = "blue-mug")]
     slug: Option<String>,
+    #[schema(schema_with = super::openapi::text_0_10000_multiline_opt)]
     description: Option<String>,
+    /// Minor units.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
     price_minor: Option<i64>,
+    #[schema(schema_with = super::openapi::currency_opt)]
     currency: Option<String>,
     /// `null` removes the product from its category.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::id_opt)]
     category_id: Option<Option<String>>,
     active: Option<bool>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
+    weight_grams: Option<i64>,
 }
 
 fn product_id(raw: &str) -> Result<ProductId, ApiError> {
@@ -109,7 +140,10 @@ fn product_id(raw: &str) -> Result<ProductId, ApiError> {
 /// Change a product; stock changes go through `/stock`.
 #[utoipa::path(patch, path = "/api/v1/admin/products/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateProductRequest,
     params(("id" = String, Path, description = "product id")),
-    responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = ProductDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such product", body = ProblemDoc),
+              (status = 409, description = "the slug is taken", body = ProblemDoc),
+              (status = 422, description = "invalid fields or an unknown category", body = ProblemDoc)))]
 async fn update_product(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -124,47 +158,71 @@ async fn update_product(
         currency: body.currency,
         category_id: body.category_id,
         active: body.active,
+        weight_grams: body.weight_grams,
     };
+    let product = state
+        .shop
+        .update_product(&actor, product_id(&id)?, command)
+        .await?;
+    // With its images, like every other answer carrying a product.
     Ok(axum::Json(
-        state
-            .shop
-            .update_product(&actor, product_id(&id)?, command)
-            .await?
-            .into(),
+        super::images::product_with_images(&state, product).await?,
     ))
 }
 
-/// Take a product off sale. It stays in past orders.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteProductParams {
+    /// `true`: delete a product that was never ordered for good, with its images (422
+    /// `rule_violated` if it was ordered). Default: only take it off sale.
+    permanent: Option<bool>,
+}
+
+/// Take a product off sale (it stays in past orders and keeps its images), or with
+/// `permanent=true` delete a never-ordered product and its images for good.
 #[utoipa::path(delete, path = "/api/v1/admin/products/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "product id")),
-    responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc)))]
+    params(("id" = String, Path, description = "product id"), DeleteProductParams),
+    responses(
+        (status = 200, description = "taken off sale", body = ProductDto),
+        (status = 204, description = "deleted for good (`permanent=true`)"),
+        (status = 400, description = "a malformed id", body = ProblemDoc),
+        (status = 404, body = ProblemDoc),
+        (status = 422, description = "`permanent=true` for a product that was ordered", body = ProblemDoc)))]
 async fn deactivate_product(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<ProductDto>> {
-    Ok(axum::Json(
-        state
-            .shop
-            .deactivate_product(&actor, product_id(&id)?)
-            .await?
-            .into(),
-    ))
+    ApiQuery(params): ApiQuery<DeleteProductParams>,
+) -> ApiResult<Response> {
+    let id = product_id(&id)?;
+    if params.permanent == Some(true) {
+        state.shop.delete_product_permanently(&actor, id).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let product = state.shop.deactivate_product(&actor, id).await?;
+    Ok(axum::Json(super::images::product_with_images(&state, product).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustStockRequest {
     /// Units to add; negative to remove.
+    #[schema(schema_with = super::openapi::stock_delta)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     delta: i64,
     /// Why, for the stock ledger: "delivery", "stocktake", "damaged", ...
+    #[schema(schema_with = super::openapi::text_1_500, example = "delivery")]
     reason: String,
 }
 
 /// Add or remove stock, with a reason.
 #[utoipa::path(post, path = "/api/v1/admin/products/{id}/stock", tag = "admin", security(("bearer" = [])), request_body = AdjustStockRequest,
     params(("id" = String, Path, description = "product id")),
-    responses((status = 200, body = ProductDto), (status = 409, description = "would go below zero", body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = ProductDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such product", body = ProblemDoc),
+              (status = 409, description = "would go below zero", body = ProblemDoc),
+              (status = 422, description = "invalid fields, or would go above 10⁹ units", body = ProblemDoc)))]
 async fn adjust_stock(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -175,27 +233,34 @@ async fn adjust_stock(
         delta: body.delta,
         reason: body.reason,
     };
+    let product = state
+        .shop
+        .adjust_stock(&actor, product_id(&id)?, command)
+        .await?;
+    // With its images, like every other answer carrying a product.
     Ok(axum::Json(
-        state
-            .shop
-            .adjust_stock(&actor, product_id(&id)?, command)
-            .await?
-            .into(),
+        super::images::product_with_images(&state, product).await?,
     ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCategoryRequest {
+    #[schema(schema_with = super::openapi::text_1_100, example = "Kitchen")]
     name: String,
+    /// Lower-case letters and digits joined by single hyphens; derived from the name when absent.
+    #[schema(schema_with = super::openapi::slug_opt, example = "blue-mug")]
     slug: Option<String>,
+    #[schema(schema_with = super::openapi::id_opt)]
     parent_id: Option<String>,
+    #[schema(schema_with = super::openapi::text_0_10000_multiline_opt)]
     description: Option<String>,
 }
 
 /// Add a category.
 #[utoipa::path(post, path = "/api/v1/admin/categories", tag = "admin", security(("bearer" = [])), request_body = CreateCategoryRequest,
-    responses((status = 201, body = CategoryDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 201, body = CategoryDto), (status = 409, description = "the slug is taken", body = ProblemDoc),
+              (status = 422, description = "invalid fields, an unknown parent, or a name no slug can be derived from", body = ProblemDoc)))]
 async fn create_category(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -214,19 +279,26 @@ async fn create_category(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategoryRequest {
+    #[schema(schema_with = super::openapi::text_1_100_opt)]
     name: Option<String>,
+    /// Lower-case letters and digits joined by single hyphens.
+    #[schema(schema_with = super::openapi::slug_opt, example = "blue-mug")]
     slug: Option<String>,
     /// `null` moves the category to the top level.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::id_opt)]
     parent_id: Option<Option<String>>,
+    #[schema(schema_with = super::openapi::text_0_10000_multiline_opt)]
     description: Option<String>,
 }
 
 /// Rename or move a category.
 #[utoipa::path(patch, path = "/api/v1/admin/categories/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateCategoryRequest,
     params(("id" = String, Path, description = "category id")),
-    responses((status = 200, body = CategoryDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = CategoryDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such category", body = ProblemDoc),
+              (status = 409, description = "the slug is taken", body = ProblemDoc),
+              (status = 422, description = "invalid fields, an unknown parent, or a parent below the category itself", body = ProblemDoc)))]
 async fn update_category(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -250,15 +322,21 @@ async fn update_category(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,1024}$")]
     cursor: Option<String>,
 }
 
 /// Every user, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = PageDto<UserDto>), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, body = PageDto<UserDto>),
+              (status = 422, description = "a cursor this listing did not return", body = ProblemDoc)))]
 async fn list_users(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -280,15 +358,26 @@ async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// `customer` or `admin`.
+    #[schema(value_type = Option<RoleParam>, inline)]
     role: Option<String>,
     disabled: Option<bool>,
+}
+
+/// A user's role, for the document: the core parses the names.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RoleParam {
+    Customer,
+    Admin,
 }
 
 /// Change a user's role or disable the account.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = [])), request_body = UpdateUserRequest,
     params(("id" = String, Path, description = "user id")),
-    responses((status = 200, body = UserDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = UserDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such user", body = ProblemDoc),
+              (status = 422, description = "invalid fields, or an administrator demoting or disabling themselves", body = ProblemDoc)))]
 async fn update_user(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -310,16 +399,27 @@ async fn update_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AdminOrderParams {
+    /// Only orders in this status.
+    #[param(value_type = Option<super::orders::OrderStatusParam>, inline)]
     status: Option<String>,
+    /// Only the order with this number, e.g. `SO-2026-000123` (case does not matter).
+    #[param(schema_with = super::openapi::order_number_opt)]
+    number: Option<String>,
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,1024}$")]
     cursor: Option<String>,
 }
 
 /// Every user's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", security(("bearer" = [])), params(AdminOrderParams),
-    responses((status = 200, body = PageDto<OrderDto>), (status = 403, body = ProblemDoc)))]
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin", operation_id = "admin_list_orders", security(("bearer" = [])), params(AdminOrderParams),
+    responses((status = 200, body = PageDto<OrderDto>),
+              (status = 422, description = "a cursor this listing did not return", body = ProblemDoc)))]
 async fn list_orders(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -328,6 +428,7 @@ async fn list_orders(
     let query = ListOrders {
         all_users: true,
         status: params.status,
+        number: params.number,
         limit: params.limit,
         cursor: params.cursor,
     };
@@ -339,13 +440,16 @@ async fn list_orders(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeStatusRequest {
+    #[schema(value_type = super::orders::OrderStatusParam, inline)]
     status: String,
 }
 
 /// Move an order along its life cycle (fulfilling, shipped, delivered, cancelled, refunded).
 #[utoipa::path(patch, path = "/api/v1/admin/orders/{id}/status", tag = "admin", security(("bearer" = [])), request_body = ChangeStatusRequest,
     params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, description = "illegal transition", body = ProblemDoc)))]
+    responses((status = 200, body = OrderDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such order", body = ProblemDoc),
+              (status = 409, description = "illegal transition", body = ProblemDoc)))]
 async fn change_order_status(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -369,21 +473,40 @@ async fn change_order_status(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPaymentRequest {
+    #[schema(format = Uuid)]
     order_id: String,
+    /// Minor units; a successful payment must match the order's total.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     amount_minor: i64,
+    #[schema(schema_with = super::openapi::currency)]
     currency: String,
     /// Who took the payment, e.g. `midtrans`, `manual`.
+    #[schema(schema_with = super::openapi::text_1_50, example = "manual")]
     provider: String,
     /// The provider's transaction id; recording it twice changes nothing.
+    #[schema(schema_with = super::openapi::text_1_200, example = "bank-transfer-2026-0042")]
     reference: String,
-    /// `succeeded` or `failed`.
+    #[schema(value_type = PaymentStatusParam, inline)]
     status: String,
+    #[schema(schema_with = super::openapi::text_0_500_opt)]
     failure_reason: Option<String>,
+}
+
+/// A recorded payment's outcome, for the document: the core parses the names.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PaymentStatusParam {
+    Succeeded,
+    Failed,
 }
 
 /// Record a payment; a successful one for the full total marks the order paid.
 #[utoipa::path(post, path = "/api/v1/admin/payments", tag = "admin", security(("bearer" = [])), request_body = RecordPaymentRequest,
-    responses((status = 201, body = PaymentDto), (status = 409, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 201, body = PaymentDto), (status = 404, description = "no such order", body = ProblemDoc),
+              (status = 409, description = "the order cannot take this payment", body = ProblemDoc),
+              (status = 422, description = "invalid fields, or an amount or currency other than the order's", body = ProblemDoc)))]
 async fn record_payment(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -403,15 +526,17 @@ async fn record_payment(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
-    /// How many days back, 1 to 366 (default 30).
+    /// How many days back, 30 when absent.
+    #[param(minimum = 1, maximum = 366)]
     days: Option<u32>,
 }
 
 /// Orders and revenue per day, and the best-selling products.
 #[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin", security(("bearer" = [])), params(StatsParams),
-    responses((status = 200, description = "sales figures"), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, description = "sales figures", body = Object)))]
 async fn stats(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -423,11 +548,14 @@ async fn stats(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsParams {
     /// First UTC day, `YYYY-MM-DD` (default: 29 days before `to`).
+    #[param(format = Date)]
     from: Option<String>,
     /// Last UTC day, included, `YYYY-MM-DD` (default: today). At most 366 days after `from`.
+    #[param(format = Date)]
     to: Option<String>,
 }
 
@@ -441,8 +569,7 @@ fn day_parameter(name: &str, raw: &str) -> Result<chrono::NaiveDate, ApiError> {
 /// updates → orders) from the analytics worker's aggregates. Revenue is the total of the orders
 /// placed (tax included), counted when they were placed.
 #[utoipa::path(get, path = "/api/v1/admin/analytics", tag = "admin", security(("bearer" = [])), params(AnalyticsParams),
-    responses((status = 200, body = AnalyticsReportDto), (status = 400, description = "a malformed date or range", body = ProblemDoc),
-        (status = 401, body = ProblemDoc), (status = 403, body = ProblemDoc)))]
+    responses((status = 200, body = AnalyticsReportDto), (status = 400, description = "a malformed date, or `from` after `to` or more than 366 days before it", body = ProblemDoc)))]
 async fn analytics(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

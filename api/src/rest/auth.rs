@@ -24,11 +24,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    /// An address mail can reach (a domain with a dot); case does not matter.
+    #[schema(format = "email", max_length = 254, example = "ada@example.com")]
     email: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters, not all white space.
+    #[schema(schema_with = super::openapi::password, example = "correct horse battery")]
     password: String,
-    #[schema(example = "Ada Lovelace")]
+    #[schema(schema_with = super::openapi::text_1_100, example = "Ada Lovelace")]
     full_name: String,
 }
 
@@ -54,13 +56,16 @@ async fn register(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
     email: String,
+    #[schema(example = "correct horse battery")]
     password: String,
 }
 
 /// Sign in: a short-lived access token and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = SessionDto), (status = 401, description = "wrong e-mail or password", body = super::error::ProblemDoc),
+              (status = 403, description = "the account is disabled", body = super::error::ProblemDoc),
               (status = 429, description = "too many failed attempts for this account", body = super::error::ProblemDoc)))]
 async fn login(
     State(state): State<AppState>,
@@ -79,7 +84,8 @@ pub struct RefreshRequest {
 /// Trade a refresh token for a new session. Each refresh token works once; presenting a used one
 /// again ends every session that descends from the same sign-in.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = SessionDto), (status = 401, body = super::error::ProblemDoc)))]
+    responses((status = 200, body = SessionDto), (status = 401, description = "an unknown, used or expired refresh token", body = super::error::ProblemDoc),
+              (status = 403, description = "the account is disabled", body = super::error::ProblemDoc)))]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,

@@ -39,15 +39,18 @@ async fn get_cart(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemRequest {
+    #[schema(format = Uuid)]
     product_id: String,
-    /// 1 to 1000; added to what the cart already holds of the product.
+    /// Added to what the cart already holds of the product; the line may hold at most 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     quantity: i64,
 }
 
 /// Put units of a product in the cart.
 #[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
-    responses((status = 201, body = CartDto), (status = 409, description = "not enough stock", body = ProblemDoc),
-              (status = 422, body = ProblemDoc)))]
+    responses((status = 201, body = CartDto), (status = 409, description = "not enough stock, or more than 1000 units in the line", body = ProblemDoc),
+              (status = 422, description = "invalid fields, or no such product on sale", body = ProblemDoc)))]
 async fn add_item(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -69,14 +72,17 @@ async fn add_item(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateItemRequest {
-    /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "super::extract::integer::required")]
     quantity: i64,
 }
 
 /// Change how many units a cart line holds.
 #[utoipa::path(patch, path = "/api/v1/cart/items/{id}", tag = "cart", security(("bearer" = [])), request_body = UpdateItemRequest,
     params(("id" = String, Path, description = "cart item id")),
-    responses((status = 200, body = CartDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = CartDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such line in your cart", body = ProblemDoc),
+              (status = 409, description = "not enough stock", body = ProblemDoc)))]
 async fn update_item(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -100,7 +106,8 @@ async fn update_item(
 /// Remove a line from the cart.
 #[utoipa::path(delete, path = "/api/v1/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = String, Path, description = "cart item id")),
-    responses((status = 200, body = CartDto), (status = 404, body = ProblemDoc)))]
+    responses((status = 200, body = CartDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such line in your cart", body = ProblemDoc)))]
 async fn remove_item(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use shop_core::app::{Actor, ListProducts, SearchProducts};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -16,6 +16,7 @@ use super::{
     dto::{CategoryDto, PageDto, ProductDto},
     error::{ApiResult, ProblemDoc},
     extract::{ApiQuery, MaybeSignedIn},
+    images,
 };
 use crate::server::AppState;
 
@@ -28,29 +29,50 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProductListParams {
     /// Only this category and the categories below it.
+    #[param(format = Uuid)]
     category_id: Option<String>,
     /// Lowest price, in minor units.
+    #[param(minimum = 0)]
     min_price: Option<i64>,
-    /// Highest price, in minor units.
+    /// Highest price, in minor units; not below `min_price`.
+    #[param(minimum = 0)]
     max_price: Option<i64>,
     /// Only products with stock.
     in_stock: Option<bool>,
-    /// `newest` (default), `price_asc`, `price_desc` or `name`.
+    /// Sort order, `newest` when absent.
+    #[param(value_type = Option<ProductSortParam>, inline)]
     sort: Option<String>,
-    /// Staff only: include deactivated products.
+    /// Staff only (403 for others): include deactivated products.
     include_inactive: Option<bool>,
-    /// 1 to 100, default 20.
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (same sort order).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,1024}$")]
     cursor: Option<String>,
 }
 
+/// The product listing's sort orders, for the document: the core parses the names (and
+/// answers 422 naming `sort` for any other).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ProductSortParam {
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    Name,
+}
+
 /// List products, filtered and sorted, one page at a time.
-#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ProductListParams),
-    responses((status = 200, body = PageDto<ProductDto>), (status = 400, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ProductListParams), security((), ("bearer" = [])),
+    responses((status = 200, body = PageDto<ProductDto>),
+              (status = 403, description = "`include_inactive` asked for by a customer or anonymously", body = ProblemDoc),
+              (status = 422, description = "`max_price` below `min_price`, an unknown category id, or a cursor this listing did not return", body = ProblemDoc)))]
 async fn list_products(
     State(state): State<AppState>,
     MaybeSignedIn(actor): MaybeSignedIn,
@@ -69,23 +91,32 @@ async fn list_products(
             cursor: params.cursor,
         };
         let page = state.shop.list_products(&actor, query).await?;
-        Ok(PageDto::<ProductDto>::from_page(page))
+        images::page_with_images(&state, page).await
     })
     .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
-    /// Words to look for in names, descriptions and SKUs.
+    /// Words to look for in names, descriptions and SKUs: at most 200 characters, at least one
+    /// letter or digit of any script (422 otherwise; regex dialects disagree on what a letter
+    /// is, so no `pattern` says it).
+    #[param(min_length = 1, max_length = 200, example = "mug")]
     q: String,
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,1024}$")]
     cursor: Option<String>,
 }
 
 /// Full-text search, best matches first.
-#[utoipa::path(get, path = "/api/v1/products/search", tag = "catalog", params(SearchParams),
-    responses((status = 200, body = PageDto<ProductDto>), (status = 422, body = ProblemDoc)))]
+#[utoipa::path(get, path = "/api/v1/products/search", tag = "catalog", params(SearchParams), security((), ("bearer" = [])),
+    responses((status = 200, body = PageDto<ProductDto>),
+              (status = 422, description = "no letter or digit in `q`, or a cursor this search did not return", body = ProblemDoc)))]
 async fn search_products(
     State(state): State<AppState>,
     MaybeSignedIn(actor): MaybeSignedIn,
@@ -99,15 +130,15 @@ async fn search_products(
             cursor: params.cursor,
         };
         let page = state.shop.search_products(&actor, query).await?;
-        Ok(PageDto::<ProductDto>::from_page(page))
+        images::page_with_images(&state, page).await
     })
     .await
 }
 
 /// One product, by id or by slug.
 #[utoipa::path(get, path = "/api/v1/products/{id_or_slug}", tag = "catalog",
-    params(("id_or_slug" = String, Path, description = "product id or slug")),
-    responses((status = 200, body = ProductDto), (status = 404, body = ProblemDoc)))]
+    params(("id_or_slug" = String, Path, description = "product id or slug")), security((), ("bearer" = [])),
+    responses((status = 200, body = ProductDto), (status = 404, description = "no such product (or deactivated, for customers)", body = ProblemDoc)))]
 async fn get_product(
     State(state): State<AppState>,
     MaybeSignedIn(actor): MaybeSignedIn,
@@ -115,9 +146,8 @@ async fn get_product(
     Path(id_or_slug): Path<String>,
 ) -> ApiResult<Response> {
     let response = cache::read_through(&state, &actor, &uri, async {
-        Ok(ProductDto::from(
-            state.shop.get_product(&actor, &id_or_slug).await?,
-        ))
+        let product = state.shop.get_product(&actor, &id_or_slug).await?;
+        images::product_with_images(&state, product).await
     })
     .await?;
     // Counted whether or not the answer came from the cache; never waits.

@@ -40,6 +40,8 @@ pub struct UserDto {
     /// `customer` or `admin`.
     pub role: String,
     pub disabled: bool,
+    /// Whether the account proved it receives mail at `email` (see `/auth/verify-email`).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +53,7 @@ impl From<User> for UserDto {
             full_name: user.full_name.to_string(),
             role: user.role.as_str().to_owned(),
             disabled: user.disabled,
+            email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
         }
     }
@@ -148,8 +151,20 @@ pub struct ProductDto {
     pub in_stock: bool,
     pub active: bool,
     pub category_id: Option<String>,
+    /// For shipping by weight; 0 when not given.
+    pub weight_grams: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// In the order staff gave them; the first is the product's main picture.
+    pub images: Vec<super::images::ProductImageDto>,
+}
+
+impl ProductDto {
+    /// With `images` (the product's own, in order).
+    pub fn with_images(mut self, images: Vec<shop_core::domain::ProductImage>) -> Self {
+        self.images = images.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 impl From<Product> for ProductDto {
@@ -165,8 +180,10 @@ impl From<Product> for ProductDto {
             in_stock: product.stock.units() > 0,
             active: product.active,
             category_id: product.category_id.map(|id| id.to_string()),
+            weight_grams: product.weight_grams,
             created_at: product.created_at,
             updated_at: product.updated_at,
+            images: Vec::new(),
         }
     }
 }
@@ -210,6 +227,8 @@ pub struct CartDto {
     /// Absent for an empty cart or one that mixes currencies.
     pub subtotal: Option<MoneyDto>,
     pub item_count: i64,
+    /// The coupon applied to the cart, with the discount it gives now.
+    pub coupon: Option<super::coupons::CartCouponDto>,
 }
 
 impl From<CartView> for CartDto {
@@ -237,6 +256,7 @@ impl From<CartView> for CartDto {
                 .collect(),
             subtotal: cart.subtotal.map(MoneyDto::from),
             item_count,
+            coupon: cart.coupon.map(Into::into),
         }
     }
 }
@@ -281,6 +301,9 @@ impl From<AddressSnapshot> for ShippingAddressDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderDto {
     pub id: String,
+    /// The number people read and type, unique in the shop; `id` stays the key.
+    #[schema(example = "SO-2026-000123")]
+    pub number: String,
     pub user_id: String,
     /// `pending_payment`, `paid`, `fulfilling`, `shipped`, `delivered`, `cancelled` or `refunded`.
     pub status: String,
@@ -288,6 +311,15 @@ pub struct OrderDto {
     pub subtotal: MoneyDto,
     pub tax: MoneyDto,
     pub total: MoneyDto,
+    /// Taken off the subtotal before tax by `coupon_code` (zero without a coupon).
+    pub discount: MoneyDto,
+    pub coupon_code: Option<String>,
+    /// What delivery costs (zero without a shipping method), taxed like the goods.
+    pub shipping: MoneyDto,
+    /// The name of the shipping method chosen at checkout.
+    pub shipping_method: Option<String>,
+    /// Carrier and tracking, once the order has shipped.
+    pub shipment: Option<super::shipping::ShipmentDto>,
     pub shipping_address: Option<ShippingAddressDto>,
     pub placed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -297,6 +329,7 @@ impl From<Order> for OrderDto {
     fn from(order: Order) -> Self {
         Self {
             id: order.id.to_string(),
+            number: order.number.to_string(),
             user_id: order.user_id.to_string(),
             status: order.status.as_str().to_owned(),
             items: order
@@ -314,6 +347,11 @@ impl From<Order> for OrderDto {
             subtotal: order.subtotal.into(),
             tax: order.tax.into(),
             total: order.total.into(),
+            discount: order.discount.into(),
+            coupon_code: order.coupon_code,
+            shipping: order.shipping.into(),
+            shipping_method: order.shipping_method,
+            shipment: order.shipment.map(Into::into),
             shipping_address: order.shipping_address.map(ShippingAddressDto::from),
             placed_at: order.placed_at,
             updated_at: order.updated_at,

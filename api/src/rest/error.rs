@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use shop_core::{app::AppError, ports::ProviderError};
+use shop_core::{adapters::images::ImageRejection, app::AppError, ports::ProviderError};
 use utoipa::ToSchema;
 
 use crate::problem::Problem;
@@ -66,7 +66,9 @@ fn app_status(error: &AppError) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::AccountDisabled => StatusCode::FORBIDDEN,
+        AppError::Forbidden | AppError::AccountDisabled | AppError::EmailNotVerified => {
+            StatusCode::FORBIDDEN
+        }
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::AlreadyExists { .. }
         | AppError::InvalidTransition(_)
@@ -88,23 +90,42 @@ fn app_status(error: &AppError) -> StatusCode {
         AppError::PaymentProvider(ProviderError::Unavailable { .. }) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        AppError::ImageRejected(ImageRejection::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::ImageRejected(ImageRejection::UnsupportedFormat) => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
+        AppError::ImageRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-/// The problem body as documented in the OpenAPI description.
+/// The problem body as documented in the OpenAPI description: the one schema of every error
+/// answer, `#/components/schemas/Problem` (see `super::openapi`). Some problems carry more
+/// members (e.g. `available` and `requested` for `insufficient_stock`).
 #[derive(Debug, ToSchema)]
+#[schema(as = Problem, example = json!({
+    "type": "https://shop.dev/problems/validation-failed", "title": "Unprocessable Entity",
+    "status": 422, "detail": "the request has invalid fields", "code": "validation_failed",
+    "errors": { "email": ["must be an e-mail address such as ada@example.com"] }
+}))]
 #[allow(dead_code)]
 pub struct ProblemDoc {
-    /// `https://shop.dev/problems/{code}`.
+    /// `https://shop.dev/problems/{code}`, or `about:blank` for errors outside the handlers.
     #[schema(rename = "type")]
     kind: String,
+    /// The HTTP status's reason phrase.
     title: String,
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
+    /// What went wrong, for people.
+    #[schema(nullable = false)]
     detail: Option<String>,
     /// Stable machine-readable code, e.g. `validation_failed`, `insufficient_stock`.
     code: String,
     /// For validation failures: field → messages.
+    #[schema(nullable = false)]
     errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
@@ -140,6 +161,10 @@ impl IntoResponse for ApiError {
                     "something went wrong on our side".to_owned(),
                     None,
                 )
+            }
+            Self::App(error @ AppError::Unavailable(source)) => {
+                tracing::error!(error = %source, "a store the request needs is unavailable");
+                (error.code(), error.to_string(), None)
             }
             Self::App(error @ AppError::PaymentProvider(source)) => {
                 // The provider's own words may name accounts or keys' ids: logs only.

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
-    http::{StatusCode, header, request::Parts},
+    http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 use shop_core::app::{Actor, AppError};
@@ -11,8 +11,9 @@ use shop_core::app::{Actor, AppError};
 use super::error::ApiError;
 use crate::server::AppState;
 
-/// A JSON body. Syntax errors are 400; a body of the wrong shape (types, missing or unknown
-/// fields) is 422; a body that is not JSON at all is 415; a body over the limit is 413.
+/// A JSON object body. Syntax errors are 400; a body of the wrong shape (types, missing or
+/// unknown fields, an array instead of an object) is 422; a body that is not JSON at all is
+/// 415; a body over the limit is 413.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -20,9 +21,93 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(ApiError::BadRequest {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                detail: "expected a body with `Content-Type: application/json`".to_owned(),
+                field: None,
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| ApiError::BadRequest {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "body_too_large",
+                detail: "the request body is too large".to_owned(),
+                field: None,
+            })?;
+        // serde reads a struct from a JSON array as well (`[null, null]` is a struct of two
+        // absent fields); every body of this API is an object.
+        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::BadRequest {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_body",
+                detail: "the body must be a JSON object".to_owned(),
+                field: None,
+            });
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters aside (what `axum::Json`
+/// takes).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// Integers in JSON bodies: JSON has one number type, so `12.0` is the integer 12 to JSON Schema
+/// (and to the OpenAPI document); serde's `i64` would refuse it. Fractions and values out of
+/// range are still refused.
+pub mod integer {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    /// For `i64` fields: `#[serde(deserialize_with = "integer::required")]`.
+    pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        from_number(serde_json::Number::deserialize(deserializer)?)
+    }
+
+    /// For `Option<i64>` fields: `#[serde(default, deserialize_with = "integer::optional")]`.
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(from_number)
+            .transpose()
+    }
+
+    fn from_number<E: Error>(number: serde_json::Number) -> Result<i64, E> {
+        if let Some(value) = number.as_i64() {
+            return Ok(value);
+        }
+        // 2^63 as f64; every integral f64 strictly below it (and at or above -2^63) fits.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        match number.as_f64() {
+            Some(value) if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(value as i64)
+            }
+            _ => Err(E::custom(format!(
+                "invalid value: {number}, expected an integer"
+            ))),
         }
     }
 }
@@ -102,7 +187,13 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or(ApiError::App(AppError::Unauthenticated))?;
-        Ok(Self(state.shop.actor_from_access_token(token.trim())?))
+        // The live check also refuses tokens signed before a password reset ended the sessions.
+        Ok(Self(
+            state
+                .shop
+                .actor_from_live_access_token(token.trim())
+                .await?,
+        ))
     }
 }
 

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -23,11 +23,10 @@ pub async fn record_metrics(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    // A method is a clone without allocation for the standard ones; the route is shared.
+    let method = request.method().clone();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let started = Instant::now();
     state.metrics.http_in_flight.inc();
     let response = next.run(request).await;
@@ -36,15 +35,15 @@ pub async fn record_metrics(
         // The request span (server.rs) learns its route template and status only here.
         let span = tracing::Span::current();
         shop_core::telemetry::rename(&span, format!("{method} {route}"));
-        span.record("http.route", route.as_str());
+        span.record("http.route", route);
         span.record("http.response.status_code", response.status().as_u16());
         if response.status().is_server_error() {
             span.record("otel.status_code", "error");
         }
     }
     state.metrics.observe_request(
-        &method,
-        &route,
+        method.as_str(),
+        route,
         response.status().as_u16(),
         started.elapsed(),
     );
@@ -53,6 +52,16 @@ pub async fn record_metrics(
 
 /// Where payment providers post their notifications (`/api/v1/payments/{provider}/webhook`).
 const WEBHOOK_PATHS: &str = "/api/v1/payments/";
+
+/// Image downloads allowed per API request of the shared limit (a listing page's worth).
+const IMAGES_PER_REQUEST: u64 = 20;
+
+/// `/api/v1/products/{id}/images/{image_id}/{size}`.
+fn is_image_download(path: &str) -> bool {
+    path.strip_prefix("/api/v1/products/").is_some_and(|rest| {
+        rest.split('/').nth(1) == Some("images") && rest.split('/').count() == 4
+    })
+}
 
 /// The shared per-client limit (see [`crate::rate_limit`]), answered with 429 and `Retry-After`.
 /// The payment webhooks count in a budget of their own: a provider retrying a burst of
@@ -63,9 +72,18 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
     let ip = rate_limit::client_ip(request.headers(), peer, state.limits.trust_forwarded_for);
-    let decision = if request.uri().path().starts_with(WEBHOOK_PATHS) {
+    let path = request.uri().path();
+    let decision = if path.starts_with(WEBHOOK_PATHS) {
         let limit = state.limits.webhook_rate_limit_per_minute;
         rate_limit::check_bucket(&state, "webhook-rate-limit", limit, ip).await
+    } else if request.method() == Method::GET && is_image_download(path) {
+        // A page of products shows a picture of each: image downloads count apart, in a
+        // bucket as many times larger as a listing has products, so browsing is not throttled.
+        let limit = state
+            .limits
+            .rate_limit_per_minute
+            .saturating_mul(IMAGES_PER_REQUEST);
+        rate_limit::check_bucket(&state, "image-rate-limit", limit, ip).await
     } else {
         rate_limit::check(&state, ip).await
     };
@@ -163,4 +181,23 @@ fn problem_body(response: Response) -> Response {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_image_download;
+
+    #[test]
+    fn only_image_downloads_count_in_the_image_bucket() {
+        assert!(is_image_download("/api/v1/products/p/images/i/thumbnail"));
+        for other in [
+            "/api/v1/products/p/images",
+            "/api/v1/products/p",
+            "/api/v1/products/search",
+            "/api/v1/admin/products/p/images/i",
+            "/api/v1/products/p/images/i/thumbnail/x",
+        ] {
+            assert!(!is_image_download(other), "{other}");
+        }
+    }
 }

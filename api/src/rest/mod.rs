@@ -3,6 +3,7 @@
 //! The OpenAPI description is generated from the handlers (utoipa) and served at
 //! `/openapi.json`, with an interactive page at `/docs`.
 
+mod account_recovery;
 // utoipa's `IntoParams` expansion names the parameter types by path, which this lint flags.
 #[allow(unused_qualifications)]
 mod admin;
@@ -11,17 +12,23 @@ pub mod cache;
 mod cart;
 #[allow(unused_qualifications)]
 mod catalog;
+#[allow(unused_qualifications)]
+mod coupons;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod images;
 pub mod middleware;
 #[allow(unused_qualifications)]
 mod notifications;
+pub mod openapi;
 #[allow(unused_qualifications)]
 mod orders;
 mod pay_page;
 #[allow(unused_qualifications)]
 pub mod payments;
+#[allow(unused_qualifications)]
+mod shipping;
 mod users;
 
 use axum::Router;
@@ -68,13 +75,19 @@ impl Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
+        .merge(account_recovery::routes())
         .merge(users::routes())
         .merge(catalog::routes())
         .merge(cart::routes())
+        .merge(coupons::routes())
+        .merge(shipping::routes())
         .merge(orders::routes())
         .merge(payments::routes())
         .merge(notifications::routes())
         .merge(admin::routes())
+        .merge(images::routes())
         .split_for_parts();
+    let mut openapi = openapi;
+    openapi::finish(&mut openapi);
     (router.merge(pay_page::routes()), openapi)
 }

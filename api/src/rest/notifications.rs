@@ -25,13 +25,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const DEFAULT_LIMIT: u32 = 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationListParams {
     /// Only notifications not read yet.
     unread: Option<bool>,
-    /// 1 to 100; 20 when absent.
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// A previous page's `next_cursor`.
+    #[param(format = Uuid)]
     cursor: Option<String>,
 }
 
@@ -71,7 +74,8 @@ impl From<ports::Notification> for Notification {
 
 /// The signed-in user's notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationListParams),
-    responses((status = 200, body = PageDto<Notification>), (status = 400, body = ProblemDoc), (status = 401, body = ProblemDoc)))]
+    responses((status = 200, body = PageDto<Notification>),
+              (status = 400, description = "a malformed query, a limit out of range or a cursor that is not one", body = ProblemDoc)))]
 async fn list_notifications(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

@@ -33,15 +33,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
     /// An address from the address book; the default address when absent.
+    #[schema(schema_with = super::openapi::id_opt)]
     shipping_address_id: Option<String>,
+    /// Required once the shop offers shipping methods (`GET /api/v1/shipping-methods`).
+    #[schema(schema_with = super::openapi::id_opt)]
+    shipping_method_id: Option<String>,
 }
 
 /// Place an order from the cart. Requires an `Idempotency-Key` header: retrying with the same
 /// key returns the first order (with `Idempotent-Replayed: true`) instead of buying twice.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), request_body = CheckoutRequest,
-    params(("Idempotency-Key" = String, Header, description = "client-chosen key, 1-255 printable ASCII characters")),
-    responses((status = 201, body = OrderDto), (status = 400, description = "no Idempotency-Key", body = ProblemDoc),
-              (status = 409, description = "empty cart, stock ran out, product unavailable", body = ProblemDoc),
+    params(("Idempotency-Key" = String, Header, pattern = "^[\\x21-\\x7e]{1,255}$",
+            description = "client-chosen key, 1 to 255 printable ASCII characters without spaces")),
+    responses((status = 201, body = OrderDto, headers(("Idempotent-Replayed" = String, description = "`true` when this is the order an earlier request with the same key placed"))),
+              (status = 400, description = "no Idempotency-Key, or the body is not well-formed JSON", body = ProblemDoc),
+              (status = 409, description = "empty cart, stock ran out, product unavailable, coupon or shipping method unusable for the cart", body = ProblemDoc),
+              (status = 413, description = "the body is over the size limit (1 MiB)", body = ProblemDoc),
               (status = 422, description = "invalid fields, or the key was used for a different request", body = ProblemDoc)))]
 async fn checkout(
     State(state): State<AppState>,
@@ -65,6 +72,7 @@ async fn checkout(
     let command = Checkout {
         idempotency_key: key,
         shipping_address_id: body.shipping_address_id,
+        shipping_method_id: body.shipping_method_id,
     };
     let result = match state.shop.checkout(&actor, command).await {
         Ok(result) => result,
@@ -90,17 +98,42 @@ async fn checkout(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrderListParams {
     /// Only orders in this status.
+    #[param(value_type = Option<OrderStatusParam>, inline)]
     status: Option<String>,
+    /// Only the order with this number, e.g. `SO-2026-000123` (case does not matter).
+    #[param(schema_with = super::openapi::order_number_opt)]
+    number: Option<String>,
+    /// Page size, 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,1024}$")]
     cursor: Option<String>,
+}
+
+/// An order's status, for the document: the core parses the names (and answers 422 naming
+/// `status` for any other).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderStatusParam {
+    PendingPayment,
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
 }
 
 /// The signed-in user's orders, newest first.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(OrderListParams),
-    responses((status = 200, body = PageDto<OrderDto>)))]
+    responses((status = 200, body = PageDto<OrderDto>),
+              (status = 422, description = "a cursor this listing did not return", body = ProblemDoc)))]
 async fn list_orders(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -109,6 +142,7 @@ async fn list_orders(
     let query = ListOrders {
         all_users: false,
         status: params.status,
+        number: params.number,
         limit: params.limit,
         cursor: params.cursor,
     };
@@ -125,7 +159,7 @@ fn order_id(raw: &str) -> Result<OrderId, ApiError> {
 /// One order. Another user's order is "not found".
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc)))]
+    responses((status = 200, body = OrderDto), (status = 404, description = "no such order of yours", body = ProblemDoc)))]
 async fn get_order(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -156,7 +190,8 @@ async fn order_history(
 /// Cancel an order that is not yet being fulfilled; its items go back into stock.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = OrderDto), (status = 404, body = ProblemDoc), (status = 409, body = ProblemDoc)))]
+    responses((status = 200, body = OrderDto), (status = 404, description = "no such order of yours", body = ProblemDoc),
+              (status = 409, description = "the order is being fulfilled or is past that", body = ProblemDoc)))]
 async fn cancel_order(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

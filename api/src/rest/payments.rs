@@ -283,8 +283,11 @@ async fn order_payments(
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Minor units to refund; the whole remaining amount when absent.
+    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "super::extract::integer::optional")]
     pub amount_minor: Option<i64>,
     /// Why: shown to the customer in the refund email and kept for audits.
+    #[schema(schema_with = super::openapi::text_1_500, example = "damaged in transit")]
     pub reason: String,
     /// Put the ordered items back into stock (with the refund that completes the order's).
     #[serde(default)]
@@ -297,10 +300,11 @@ pub struct RefundRequest {
 /// instead of refunding twice.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/refunds", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "order id"),
-           ("Idempotency-Key" = String, Header, description = "client-chosen key, 1-200 printable ASCII characters")),
+           ("Idempotency-Key" = String, Header, pattern = "^[\\x21-\\x7e](?:[\\x20-\\x7e]{0,198}[\\x21-\\x7e])?$",
+            description = "client-chosen key, 1-200 printable ASCII characters")),
     request_body = RefundRequest,
     responses((status = 201, body = RefundDto),
-              (status = 400, description = "no Idempotency-Key", body = ProblemDoc, content_type = "application/problem+json"),
+              (status = 400, description = "no Idempotency-Key, a malformed one, or a body that is not well-formed JSON", body = ProblemDoc, content_type = "application/problem+json"),
               (status = 401, body = ProblemDoc, content_type = "application/problem+json"),
               (status = 403, description = "not an administrator", body = ProblemDoc, content_type = "application/problem+json"),
               (status = 404, body = ProblemDoc, content_type = "application/problem+json"),

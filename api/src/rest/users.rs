@@ -40,7 +40,10 @@ async fn get_me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    #[schema(schema_with = super::openapi::text_1_100_opt)]
     full_name: Option<String>,
+    /// A new address mail can reach; case does not matter.
+    #[schema(format = "email", max_length = 254, example = "ada@example.com")]
     email: Option<String>,
 }
 
@@ -65,12 +68,14 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     current_password: String,
+    /// 8 to 128 characters, not all white space.
+    #[schema(schema_with = super::openapi::password, example = "correct horse battery")]
     new_password: String,
 }
 
 /// Change the password; the current one must be given.
 #[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = [])), request_body = ChangePasswordRequest,
-    responses((status = 204, description = "changed"), (status = 422, body = ProblemDoc)))]
+    responses((status = 204, description = "changed"), (status = 422, description = "wrong current password, or an invalid new one", body = ProblemDoc)))]
 async fn change_password(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -87,15 +92,24 @@ async fn change_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
+    #[schema(schema_with = super::openapi::text_1_100, example = "Ada Lovelace")]
     recipient: String,
+    #[schema(schema_with = super::openapi::text_1_200, example = "12 Analytical Row")]
     line1: String,
+    #[schema(schema_with = super::openapi::text_0_200_opt)]
     line2: Option<String>,
+    #[schema(schema_with = super::openapi::text_1_100, example = "London")]
     city: String,
+    #[schema(schema_with = super::openapi::text_0_100_opt)]
     region: Option<String>,
+    #[schema(schema_with = super::openapi::text_1_20, example = "N1 9GU")]
     postal_code: String,
-    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    /// ISO 3166-1 alpha-2, e.g. `DE`; case does not matter.
+    #[schema(schema_with = super::openapi::country, example = "GB")]
     country: String,
+    #[schema(schema_with = super::openapi::text_0_30_opt)]
     phone: Option<String>,
+    /// The first address becomes the default whatever this says.
     #[serde(default)]
     is_default: bool,
 }
@@ -144,7 +158,8 @@ async fn add_address(
 /// Replace an address.
 #[utoipa::path(put, path = "/api/v1/users/me/addresses/{id}", tag = "users", security(("bearer" = [])), request_body = AddressRequest,
     params(("id" = String, Path, description = "address id")),
-    responses((status = 200, body = AddressDto), (status = 404, body = ProblemDoc), (status = 422, body = ProblemDoc)))]
+    responses((status = 200, body = AddressDto), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such address of yours", body = ProblemDoc)))]
 async fn update_address(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
@@ -164,7 +179,8 @@ async fn update_address(
 /// Remove an address.
 #[utoipa::path(delete, path = "/api/v1/users/me/addresses/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "address id")),
-    responses((status = 204, description = "removed"), (status = 404, body = ProblemDoc)))]
+    responses((status = 204, description = "removed"), (status = 400, description = "a malformed id", body = ProblemDoc),
+              (status = 404, description = "no such address of yours", body = ProblemDoc)))]
 async fn remove_address(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,

@@ -8,7 +8,9 @@
 mod common;
 mod support;
 
+mod leftovers;
 mod postgres;
 mod report_and_prune;
+mod restore_in_place;
 mod s3;
 mod sqlite;

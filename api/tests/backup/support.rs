@@ -170,6 +170,7 @@ pub(crate) async fn place_an_order(url: &str) {
         Checkout {
             idempotency_key: "backup-test-order-1".to_owned(),
             shipping_address_id: None,
+            shipping_method_id: None,
         },
     )
     .await

@@ -105,6 +105,7 @@ async fn calls_without_a_token_are_unauthenticated(backend: Backend) {
             .create_order(pb::CreateOrderRequest {
                 idempotency_key: "anonymous".to_owned(),
                 shipping_address_id: None,
+                shipping_method_id: None,
             })
             .await,
         unauthenticated,

@@ -128,6 +128,7 @@ async fn journey(backend: Backend) {
         customer.request(pb::CreateOrderRequest {
             idempotency_key: key.to_owned(),
             shipping_address_id: None,
+            shipping_method_id: None,
         })
     };
     let placed = orders
@@ -178,6 +179,7 @@ async fn journey(backend: Backend) {
             .create_order(customer.request(pb::CreateOrderRequest {
                 idempotency_key: "order-one".to_owned(),
                 shipping_address_id: Some(address.id.to_string()),
+                shipping_method_id: None,
             }))
             .await,
         Code::FailedPrecondition,
@@ -224,6 +226,29 @@ async fn journey(backend: Backend) {
     assert_eq!(rest.orders.len(), 1);
     assert_eq!(rest.orders[0].id, order.id);
     assert!(rest.next_page_token.is_empty());
+    // Each order carries its readable number, and the customer finds an order by it.
+    assert!(order.number.starts_with("SO-"), "{}", order.number);
+    assert_ne!(order.number, second_order.number);
+    let by_number = orders
+        .get_user_orders(customer.request(pb::GetUserOrdersRequest {
+            number: order.number.clone(),
+            ..Default::default()
+        }))
+        .await
+        .expect("GetUserOrders by number")
+        .into_inner();
+    assert_eq!(
+        by_number.orders.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        vec![&order.id]
+    );
+    let malformed = orders
+        .get_user_orders(customer.request(pb::GetUserOrdersRequest {
+            number: "SO-nope".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("a malformed number");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
     let fetched = orders
         .get_order(customer.request(pb::GetOrderRequest {
             order_id: order.id.clone(),

@@ -17,6 +17,7 @@ extern crate shop_testing;
 mod app;
 mod support;
 
+mod accounts;
 mod authorization;
 mod bad_input;
 mod binary;

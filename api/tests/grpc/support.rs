@@ -161,6 +161,7 @@ impl TestApp {
             .create_order(customer.request(pb::CreateOrderRequest {
                 idempotency_key: key.to_owned(),
                 shipping_address_id: None,
+                shipping_method_id: None,
             }))
             .await
             .expect("CreateOrder")

@@ -13,11 +13,14 @@ extern crate shop_testing;
 mod app;
 mod support;
 
+mod accounts;
 mod auth;
 mod bad_input;
 mod cache;
 mod journey;
 mod limits;
+mod maintenance;
 mod metrics;
 mod middleware;
 mod openapi;
+mod order_numbers;

@@ -4,9 +4,11 @@
 //! compressed with zstd on the fly) or `ID.sqlite.zst` (SQLite: a `VACUUM INTO` copy), and the
 //! manifest `ID.json`. Both are written under a hidden temporary name and renamed into place,
 //! data first and manifest last, so a backup exists (and is listed) only once it is complete.
-//! On Postgres the row counts come from the same snapshot that `pg_dump` dumps.
+//! On Postgres the row counts come from the same snapshot that `pg_dump` dumps. What a run that
+//! died leaves behind is removed by the next one ([`leftovers`]).
 
 mod archive;
+mod leftovers;
 mod manifest;
 mod postgres;
 mod retention;
@@ -69,6 +71,8 @@ async fn create(config: &Config, args: CreateBackupArgs) -> anyhow::Result<()> {
         None
     };
     target.prepare()?;
+    // Held until the run ends, so that no other run takes its files for a dead run's.
+    let _run = leftovers::begin_run(&target);
     let started = Instant::now();
     let created_at = Utc::now();
     let id = new_id(created_at);

@@ -1,6 +1,8 @@
 //! `backup verify ID`, and `backup create --verify`: restore a stored backup into a scratch
 //! database (Postgres: `shop_verify_*` on the server DATABASE_URL names, dropped afterwards;
 //! SQLite: a scratch file beside the backups) and compare its row counts with the manifest.
+//! Scratch databases and files a killed verification left are removed by a later run
+//! ([`leftovers`](super::leftovers)).
 
 use std::{collections::BTreeMap, time::Instant};
 
@@ -23,6 +25,8 @@ const REPORT_MESSAGE_LIMIT: usize = 1000;
 
 pub(super) async fn verify(config: &Config, args: VerifyBackupArgs) -> anyhow::Result<()> {
     let target = Target::resolve(config, &args.target)?;
+    // Held until the run ends: a SQLite verification writes its scratch file in the target.
+    let _run = super::leftovers::begin_run(&target);
     let manifest = target.find(&args.id).await?;
     verify_stored(config, &target, &manifest).await
 }
@@ -88,8 +92,9 @@ async fn restore_into_scratch(
         )));
     }
     let server = config.database_url.expose().to_owned();
-    let name = format!("shop_verify_{}", uuid::Uuid::new_v4().simple());
     let mut admin = pg_connect(&server).await?;
+    super::leftovers::drop_dead_scratch_databases(&mut admin, chrono::Utc::now()).await;
+    let name = super::leftovers::scratch_name(chrono::Utc::now());
     admin
         .execute(format!("CREATE DATABASE \"{name}\"").as_str())
         .await

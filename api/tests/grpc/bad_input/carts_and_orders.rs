@@ -172,6 +172,7 @@ pub(super) async fn order_calls_refuse_bad_input(backend: Backend) {
                 .create_order(customer.request(pb::CreateOrderRequest {
                     idempotency_key: key,
                     shipping_address_id: None,
+                    shipping_method_id: None,
                 }))
                 .await,
             "idempotency_key",
@@ -183,6 +184,7 @@ pub(super) async fn order_calls_refuse_bad_input(backend: Backend) {
                 .create_order(customer.request(pb::CreateOrderRequest {
                     idempotency_key: "key-1".to_owned(),
                     shipping_address_id: Some(address.to_owned()),
+                    shipping_method_id: None,
                 }))
                 .await,
             "shipping_address_id",
@@ -262,6 +264,7 @@ pub(super) async fn order_calls_refuse_bad_input(backend: Backend) {
         .create_order(customer.request(pb::CreateOrderRequest {
             idempotency_key: "key-1".to_owned(),
             shipping_address_id: None,
+            shipping_method_id: None,
         }))
         .await
         .expect("CreateOrder")
