@@ -1,6 +1,7 @@
 //! The dereference stage's shared parts: reading what a resource refers to, with errors that
 //! say what was being read. Each kind's own `dereference` module decides what to read.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client};
 
 use crate::apply::Managed;
@@ -96,4 +97,19 @@ fn kind_of<K: kube::Resource<DynamicType = ()>>() -> &'static str {
         std::borrow::Cow::Borrowed(kind) => kind,
         std::borrow::Cow::Owned(_) => "object",
     }
+}
+
+/// Whether the CustomResourceDefinition `crd` (e.g. `clusters.postgresql.cnpg.io`) is installed.
+/// Asked for the CRD rather than an object of it: without the CRD the API server answers 404 for
+/// the whole group, which would read like "object absent" and lead to a failing apply.
+pub async fn crd_is_installed(client: &Client, crd: &str) -> Result<bool, DereferenceError> {
+    let found = Api::<CustomResourceDefinition>::all(client.clone())
+        .get_opt(crd)
+        .await
+        .map_err(|source| DereferenceError::Read {
+            kind: "CustomResourceDefinition",
+            name: crd.to_owned(),
+            source: Box::new(source),
+        })?;
+    Ok(found.is_some())
 }

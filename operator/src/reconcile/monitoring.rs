@@ -4,15 +4,14 @@
 //! operator never installs. Shared by the Shop and Worker reconcilers' stages.
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{Api, Client};
+use kube::Client;
 
 use crate::build::prometheus_rule::{PROMETHEUS_RULE_CRD, PrometheusRule};
 use crate::build::service_monitor::{SERVICE_MONITOR_CRD, ServiceMonitor};
 use crate::conditions::{self, ConditionType, Observed};
 use crate::context::Context;
-use crate::reconcile::dereference::DereferenceError;
+use crate::reconcile::dereference::{DereferenceError, crd_is_installed};
 
 /// A Prometheus Operator kind the operator creates when asked and its CRD exists.
 pub trait MonitoringKind {
@@ -57,15 +56,7 @@ pub async fn kind_installed<K: MonitoringKind>(
     if !asked {
         return Ok(false);
     }
-    let crd = Api::<CustomResourceDefinition>::all(client.clone())
-        .get_opt(K::CRD)
-        .await
-        .map_err(|source| DereferenceError::Read {
-            kind: "CustomResourceDefinition",
-            name: K::CRD.to_owned(),
-            source: Box::new(source),
-        })?;
-    Ok(crd.is_some())
+    crd_is_installed(client, K::CRD).await
 }
 
 /// Build: what to do about an optional monitoring object.

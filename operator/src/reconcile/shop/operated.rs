@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 
 use crate::apply::{Managed, apply};
 use crate::build::cnpg::{self, CLUSTER_CRD, CREDENTIALS_ANNOTATION, Cluster};
@@ -26,7 +25,7 @@ use crate::context::Context;
 use crate::crd::Shop;
 use crate::error::Result;
 use crate::names::Backend;
-use crate::reconcile::dereference::{DereferenceError, get};
+use crate::reconcile::dereference::{DereferenceError, crd_is_installed, get};
 
 /// How soon to look again while another operator's CRD is missing: long, since only someone
 /// installing that operator changes anything (a Shop edit is noticed at once regardless).
@@ -200,17 +199,7 @@ async fn found<K: OperatedKind>(
     namespace: &str,
     name: &str,
 ) -> Result<FoundObject<K>, DereferenceError> {
-    // Asking for the CRD rather than the object: without the CRD the API server answers 404
-    // for the whole group, which would read like "object absent" and lead to a failing apply.
-    let crd = Api::<CustomResourceDefinition>::all(client.clone())
-        .get_opt(K::CRD)
-        .await
-        .map_err(|source| DereferenceError::Read {
-            kind: "CustomResourceDefinition",
-            name: K::CRD.to_owned(),
-            source: Box::new(source),
-        })?;
-    if crd.is_none() {
+    if !crd_is_installed(client, K::CRD).await? {
         return Ok(FoundObject {
             crd_installed: false,
             existing: None,
