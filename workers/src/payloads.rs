@@ -76,3 +76,12 @@ pub(crate) struct OrderStatusChanged {
     pub from: String,
     pub to: String,
 }
+
+/// `dev.shop.stock.low.v1`: to the staff by e-mail and to every admin in the app.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StockLow {
+    pub product_id: String,
+    pub sku: String,
+    pub stock: i64,
+    pub threshold: i64,
+}

@@ -8,11 +8,11 @@ use lettre::{
     Message,
     message::{Mailbox, header::ContentType},
 };
-use serde::Deserialize;
 use shop_core::{config::EmailSettings, messaging::CloudEvent};
 
 use super::{Email, SHOP_NAME, database, reject};
 use crate::handler::{HandlerError, claim, payload};
+use crate::payloads::StockLow;
 
 pub const STOCK_LOW: &str = "dev.shop.stock.low.v1";
 
@@ -32,14 +32,6 @@ pub fn staff_address(settings: &EmailSettings) -> anyhow::Result<Option<Mailbox>
             })
         })
         .transpose()
-}
-
-#[derive(Debug, Deserialize)]
-struct StockLow {
-    product_id: String,
-    sku: String,
-    stock: i64,
-    threshold: i64,
 }
 
 impl Email {

@@ -3,21 +3,13 @@
 //! `event_id` column, unique); for these the key is `<event id>/<admin id>`, so each admin gets
 //! one, a redelivered event makes none twice, and their webhooks are owed per key.
 
-use serde::Deserialize;
 use shop_core::{app::WorkerData, messaging::CloudEvent};
 
 use super::{Draft, database};
 use crate::handler::{HandlerError, payload};
+use crate::payloads::StockLow;
 
 pub const STOCK_LOW: &str = "dev.shop.stock.low.v1";
-
-#[derive(Debug, Deserialize)]
-struct StockLow {
-    product_id: String,
-    sku: String,
-    stock: i64,
-    threshold: i64,
-}
 
 /// The key a notification of `event` for `admin` is stored under.
 pub fn key(event_id: &str, admin: &str) -> String {
