@@ -10,11 +10,10 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::{Extensions, HeaderMap, HeaderValue, StatusCode, header},
+    http::{Extensions, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -23,7 +22,6 @@ use super::{
     extract::{ApiJson, SignedIn},
 };
 use crate::{
-    problem::Problem,
     rate_limit::{self, Decision},
     server::AppState,
 };
@@ -58,20 +56,13 @@ async fn per_ip(
     let ip = rate_limit::client_ip(headers, peer, state.limits.trust_forwarded_for);
     match rate_limit::check_bucket(state, "account-recovery", PER_IP_PER_MINUTE, ip).await {
         Decision::Allow => Ok(()),
-        Decision::Limit { limit, retry_after } => {
-            let retry_after = retry_after.as_secs();
-            let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
-                .detail(format!(
-                    "more than {limit} password-reset or verification requests per minute from \
-                     this address; retry in {retry_after} s"
-                ))
-                .extension("code", json!("rate_limited"))
-                .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Err(response)
-        }
+        Decision::Limit { limit, retry_after } => Err(super::middleware::rate_limited(
+            &format!(
+                "more than {limit} password-reset or verification requests per minute from \
+                 this address"
+            ),
+            retry_after,
+        )),
     }
 }
 

@@ -89,20 +89,25 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     };
     match decision {
         Decision::Allow => next.run(request).await,
-        Decision::Limit { limit, retry_after } => {
-            let retry_after = retry_after.as_secs();
-            let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
-                .detail(format!(
-                    "more than {limit} requests per minute; retry in {retry_after} s"
-                ))
-                .extension("code", json!("rate_limited"))
-                .into_response();
-            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Decision::Limit { limit, retry_after } => rate_limited(
+            &format!("more than {limit} requests per minute"),
+            retry_after,
+        ),
     }
+}
+
+/// The 429 problem (`code: rate_limited`) with `Retry-After` for a client over a budget that
+/// `what` describes ("more than 100 requests per minute").
+pub(super) fn rate_limited(what: &str, retry_after: std::time::Duration) -> Response {
+    let retry_after = retry_after.as_secs();
+    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .detail(format!("{what}; retry in {retry_after} s"))
+        .extension("code", json!("rate_limited"))
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// What every answer goes through on its way out, in one layer (each layer costs on every
