@@ -18,6 +18,20 @@ use shop_core::{app::ViewCounts, domain::Order, ports::Store};
 
 use crate::relay::RelayMetrics;
 
+/// One HTTP series: requests answered with one method, route and status, and their durations.
+#[derive(Debug, Clone)]
+pub struct HttpSeries {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl HttpSeries {
+    pub fn observe(&self, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        self.requests.inc();
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub method: String,
@@ -255,16 +269,19 @@ impl Metrics {
         }
     }
 
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// The request counter and duration histogram of one label set, as handles that share
+    /// their series: the HTTP layer keeps them per route instead of hashing owned labels on
+    /// every request (see `rest::layers::RouteMetrics`).
+    pub fn http_series(&self, method: &str, route: &str, status: u16) -> HttpSeries {
         let labels = HttpLabels {
             method: method.to_owned(),
             route: route.to_owned(),
             status,
         };
-        self.http_duration
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
-        self.http_requests.get_or_create(&labels).inc();
+        HttpSeries {
+            requests: self.http_requests.get_or_create(&labels).clone(),
+            duration: self.http_duration.get_or_create(&labels).clone(),
+        }
     }
 
     pub fn observe_grpc(&self, method: &str, code: &str, elapsed: Duration) {

@@ -2,6 +2,7 @@
 //! down gracefully on SIGTERM (Kubernetes) or Ctrl-C (a developer), within a bounded grace period.
 
 use std::{
+    convert::Infallible,
     future::{Future, IntoFuture as _},
     time::Duration,
 };
@@ -10,8 +11,8 @@ use anyhow::Context as _;
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    Json, Router,
-    extract::{DefaultBodyLimit, State},
+    Json, Router, ServiceExt as _,
+    extract::{DefaultBodyLimit, Request, State},
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware,
     response::{IntoResponse, Response},
@@ -21,12 +22,8 @@ use serde_json::json;
 use shop_core::app::Shop;
 use shop_core::config::Config;
 use tokio::{net::TcpListener, sync::watch};
-use tower::ServiceBuilder;
-use tower_http::trace::TraceLayer;
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-};
+use tower::{Service, ServiceBuilder};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{metrics::Metrics, problem::Problem, rest};
 
@@ -112,7 +109,16 @@ impl AppState {
 /// The whole HTTP surface: the REST API under `/api/v1` (rate limited), the OpenAPI document and
 /// its docs page, metrics, and the probes. Every answer carries a request id and security
 /// headers; every error is a problem document.
-pub fn router(state: AppState) -> Router {
+///
+/// A service rather than a `Router`: an outer `Router` would box the layered stack as its
+/// fallback and clone that box on every request, for nothing.
+pub fn router(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let (api, openapi) = rest::api();
     // Maintenance refuses writes before the rate limit counts them; no layer at all otherwise.
     let api = if state.limits.maintenance_read_only {
@@ -120,14 +126,20 @@ pub fn router(state: AppState) -> Router {
     } else {
         api
     };
-    let api = api
-        .layer(middleware::from_fn_with_state(
+    // Without a budget (all limits 0) there is nothing to count: no layer at all.
+    let limits = &state.limits;
+    let rate_limited = limits.rate_limit_per_minute > 0 || limits.webhook_rate_limit_per_minute > 0;
+    let api = if rate_limited {
+        api.layer(middleware::from_fn_with_state(
             state.clone(),
             rest::middleware::rate_limit,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    } else {
+        api
+    };
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
-    // `record_metrics` needs the matched route, so it runs inside the router, once per route.
+    // Route metrics need the matched route, so they are the one layer inside the router (each
+    // `Router::layer` is boxed per route and cloned on every request).
     let routes = Router::new()
         .merge(api)
         // Swagger UI from assets embedded in the binary: works offline, CSP names no other origin.
@@ -139,67 +151,19 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            rest::middleware::record_metrics,
-        ))
+        .layer(rest::layers::RouteMetricsLayer {
+            metrics: Arc::clone(&state.metrics),
+        })
         .with_state(state.clone());
-    // Everything else wraps the router as one service: `Router::layer` would box and clone each
-    // layer per route on every request (the catalog benchmark's cost). The router's fallback
-    // (404, 405) goes through these layers as it did through `Router::layer`.
-    let edge = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeFastRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(PropagateRequestIdLayer::x_request_id())
+    // Everything else wraps the router once, as one service. The router's fallback (404, 405)
+    // goes through these layers too.
+    ServiceBuilder::new()
+        .layer(rest::layers::EdgeLayer {
+            request_timeout: state.limits.request_timeout,
+        })
         .option_layer(cors(&state.limits.cors_allowed_origins))
-        .layer(middleware::from_fn_with_state(
-            state,
-            rest::middleware::edge,
-        ))
-        .service(routes);
-    Router::new().fallback_service(edge)
-}
-
-/// The request's span. The OpenTelemetry fields stay empty without tracing; `record_metrics`
-/// fills in the route and the status once routing and the handler are done.
-fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    let span = tracing::info_span!(
-        "request",
-        method = %request.method(),
-        uri = %request.uri(),
-        request_id,
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.route = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-    );
-    shop_core::telemetry::continue_from_headers(&span, |name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    });
-    span
-}
-
-/// Random (version 4) UUIDs as request ids, as `tower_http`'s `MakeRequestUuid` makes them, but
-/// drawn from the thread's generator rather than one `getrandom` system call per request.
-#[derive(Debug, Clone, Copy)]
-struct MakeFastRequestUuid;
-
-impl MakeRequestId for MakeFastRequestUuid {
-    fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut text = uuid::Uuid::encode_buffer();
-        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
-            .ok()
-            .map(RequestId::new)
-    }
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(routes)
 }
 
 /// Requests bodies above this are refused with 413.
@@ -339,12 +303,19 @@ impl ShutdownSignals {
 /// Serves until `shutdown` resolves (a signal, see [`ShutdownSignals`]), then stops accepting
 /// connections and lets requests in flight finish for at most `grace` (Kubernetes kills the pod
 /// after its own grace period anyway; ours should be shorter so the exit is clean).
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     let (stopping, mut stopping_seen) = watch::channel(false);
     let server = axum::serve(
         listener,

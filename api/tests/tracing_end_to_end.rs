@@ -247,7 +247,7 @@ async fn a_checkout_and_its_payment_are_traces_through_the_relay_and_every_worke
         ("SHOP_DEMO_SEED", "true"),
         ("SHOP_LOG_FORMAT", "json"),
         // tower-http's request lines are written inside the request span.
-        ("SHOP_LOG", "info,tower_http=debug"),
+        ("SHOP_LOG", "info,shop_api::http=debug"),
         JWT_SECRET,
     ];
     api_env.extend(otel);
@@ -440,7 +440,7 @@ async fn checkout_with(env: &[(&str, &str)]) -> (Vec<Option<String>>, common::Fi
         ("SHOP_HTTP_ADDR", "127.0.0.1:0"),
         ("SHOP_DEMO_SEED", "true"),
         ("SHOP_LOG_FORMAT", "json"),
-        ("SHOP_LOG", "info,tower_http=debug"),
+        ("SHOP_LOG", "info,shop_api::http=debug"),
         JWT_SECRET,
     ];
     all.extend_from_slice(env);

@@ -77,9 +77,10 @@ async fn list_products(
     State(state): State<AppState>,
     MaybeSignedIn(actor): MaybeSignedIn,
     uri: Uri,
-    ApiQuery(params): ApiQuery<ProductListParams>,
 ) -> ApiResult<Response> {
+    // A cached answer needs no parsing: only valid queries' answers are ever stored.
     cache::read_through(&state, &actor, &uri, async {
+        let params = ApiQuery::<ProductListParams>::from_uri(&uri)?;
         let query = ListProducts {
             category_id: params.category_id,
             min_price_minor: params.min_price,
@@ -121,9 +122,9 @@ async fn search_products(
     State(state): State<AppState>,
     MaybeSignedIn(actor): MaybeSignedIn,
     uri: Uri,
-    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Response> {
     cache::read_through(&state, &actor, &uri, async {
+        let params = ApiQuery::<SearchParams>::from_uri(&uri)?;
         let query = SearchProducts {
             query: params.q,
             limit: params.limit,

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, StatusCode, Uri, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 use shop_core::app::{Actor, AppError};
@@ -159,14 +159,21 @@ pub fn json_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, 
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
+impl<T: DeserializeOwned> ApiQuery<T> {
+    /// The query of `uri`, for a handler that reads it only when it needs to (a cached
+    /// catalog answer does not).
+    pub fn from_uri(uri: &Uri) -> Result<T, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(uri)
+            .map(|axum::extract::Query(value)| value)
+            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+    }
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| Self(value))
-            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Self::from_uri(&parts.uri).map(Self)
     }
 }
 

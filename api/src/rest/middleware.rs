@@ -1,10 +1,10 @@
-//! Cross-cutting HTTP behaviour: metrics per route, the per-client rate limit, request
-//! timeouts, security headers, and problem bodies for errors raised outside handlers.
+//! Cross-cutting HTTP behaviour: the per-client rate limit, security headers, and problem bodies
+//! for errors raised outside handlers (the layers that apply them are in [`super::layers`]).
 
-use std::{net::SocketAddr, time::Instant};
+use std::net::SocketAddr;
 
 use axum::{
-    extract::{ConnectInfo, MatchedPath, Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -16,39 +16,6 @@ use crate::{
     rate_limit::{self, Decision},
     server::AppState,
 };
-
-/// Counts and times every request under its route template.
-pub async fn record_metrics(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    // A method is a clone without allocation for the standard ones; the route is shared.
-    let method = request.method().clone();
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let started = Instant::now();
-    state.metrics.http_in_flight.inc();
-    let response = next.run(request).await;
-    state.metrics.http_in_flight.dec();
-    if shop_core::telemetry::enabled() {
-        // The request span (server.rs) learns its route template and status only here.
-        let span = tracing::Span::current();
-        shop_core::telemetry::rename(&span, format!("{method} {route}"));
-        span.record("http.route", route);
-        span.record("http.response.status_code", response.status().as_u16());
-        if response.status().is_server_error() {
-            span.record("otel.status_code", "error");
-        }
-    }
-    state.metrics.observe_request(
-        method.as_str(),
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
 
 /// Where payment providers post their notifications (`/api/v1/payments/{provider}/webhook`).
 const WEBHOOK_PATHS: &str = "/api/v1/payments/";
@@ -110,23 +77,8 @@ pub(super) fn rate_limited(what: &str, retry_after: std::time::Duration) -> Resp
     response
 }
 
-/// What every answer goes through on its way out, in one layer (each layer costs on every
-/// request): the request timeout, problem bodies for errors raised outside handlers, and
-/// security headers.
-pub async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = match tokio::time::timeout(state.limits.request_timeout, next.run(request)).await
-    {
-        Ok(response) => problem_body(response),
-        Err(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-            .detail("the request took too long")
-            .extension("code", json!("timeout"))
-            .into_response(),
-    };
-    with_security_headers(response)
-}
-
 /// Headers that make browsers safer with whatever we return.
-fn with_security_headers(mut response: Response) -> Response {
+pub(super) fn with_security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,
@@ -152,7 +104,7 @@ fn with_security_headers(mut response: Response) -> Response {
 
 /// Errors produced outside handlers (unknown route, wrong method, body over the limit, ...)
 /// come as plain text; give them the same problem body as everything else.
-fn problem_body(response: Response) -> Response {
+pub(super) fn problem_body(response: Response) -> Response {
     let status = response.status();
     // Problems pass as they are; so do pages (the sandbox payment page's errors are read by
     // people in a browser).

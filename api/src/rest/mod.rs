@@ -18,6 +18,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod images;
+pub mod layers;
 pub mod middleware;
 #[allow(unused_qualifications)]
 mod notifications;

@@ -181,3 +181,45 @@ async fn metrics_count_requests_by_route_and_business_events(backend: Backend) {
         "the scrape itself: {metrics}"
     );
 }
+
+/// The in-flight gauge counts a request until it is answered, also when the answer is the
+/// request timeout's 503 (the handler's work is dropped unfinished): a request the server gave
+/// up on must not stay "in flight" for ever.
+#[tokio::test]
+async fn a_request_that_times_out_leaves_the_in_flight_gauge() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::builder(Backend::Embedded)
+        .var("SHOP_REQUEST_TIMEOUT_SECONDS", "1")
+        .spawn()
+        .await;
+    let in_flight = || async {
+        let metrics = send(app.client.get(app.url("/metrics"))).await;
+        let metrics = metrics.text().await.expect("metrics text");
+        sample(&metrics, "shop_http_requests_in_flight", &[]).expect("the in-flight gauge")
+    };
+    assert_eq!(in_flight().await, 1.0, "the scrape itself");
+
+    // Half a body, and the connection held open: the handler waits for the rest until the
+    // request timeout answers for it.
+    let mut client = tokio::net::TcpStream::connect(app.http_address)
+        .await
+        .expect("connect to the API");
+    client
+        .write_all(
+            b"POST /api/v1/auth/register HTTP/1.1\r\nHost: shop\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"email\":",
+        )
+        .await
+        .expect("send half a request");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(in_flight().await, 2.0, "the waiting request and the scrape");
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), client.read(&mut answer))
+        .await
+        .expect("an answer within the timeout")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert_eq!(in_flight().await, 1.0, "only the scrape is in flight now");
+}
