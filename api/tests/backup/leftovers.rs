@@ -9,7 +9,7 @@ use shop_testing::PgDatabase;
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
 use crate::common::{run, shop_api};
-use crate::support::{JWT_SECRET, assert_ok, created_id, scratch_exists, target_url};
+use crate::support::{JWT_SECRET, assert_ok, created_id, run_ok, scratch_exists, target_url};
 
 /// A stand-in for pg_dump: answers `--version`, writes part of a dump, then runs `ending`.
 fn fake_pg_dump(dir: &Path, name: &str, ending: &str) -> String {
@@ -48,10 +48,7 @@ async fn a_killed_backups_partial_file_is_removed_by_the_next_run_but_not_while_
     let store = dir.path().join("backups");
     let target = target_url(&store);
     let env = [("DATABASE_URL", database.url()), JWT_SECRET];
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
+    run_ok(dir.path(), &env, &["migrate"]).await;
     let create = ["backup", "create", "--target", target.as_str()];
 
     // A backup killed mid-stream leaves its hidden partial file.
@@ -137,16 +134,8 @@ async fn a_killed_verifications_scratch_database_is_dropped_by_the_next_one_but_
     let store = dir.path().join("backups");
     let target = target_url(&store);
     let env = [("DATABASE_URL", database.url()), JWT_SECRET];
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
-    let created = run(
-        shop_api(dir.path(), &env, &["backup", "create", "--target", &target]),
-        None,
-    )
-    .await;
-    assert_ok(&created, "backup create");
+    run_ok(dir.path(), &env, &["migrate"]).await;
+    let created = run_ok(dir.path(), &env, &["backup", "create", "--target", &target]).await;
     let id = created_id(&created);
 
     // What verifications left: two killed an hour ago (one from before names carried their

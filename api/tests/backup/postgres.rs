@@ -10,7 +10,7 @@ use shop_testing::PgDatabase;
 
 use crate::common::{run, shop_api};
 use crate::support::{
-    JWT_SECRET, assert_ok, created_id, listed, pg_contents, place_an_order, scratch_exists,
+    JWT_SECRET, assert_ok, created_id, listed, pg_contents, place_an_order, run_ok, scratch_exists,
     target_url,
 };
 
@@ -46,12 +46,7 @@ async fn postgres_round_trip_restores_every_row_and_refuses_corruption() {
         "{before:?}"
     );
 
-    let backup = run(
-        shop_api(dir.path(), &env, &["backup", "create", "--target", &target]),
-        None,
-    )
-    .await;
-    assert_ok(&backup, "backup create");
+    let backup = run_ok(dir.path(), &env, &["backup", "create", "--target", &target]).await;
     assert!(!backup.stdout.contains("hunter2") && !backup.stderr.contains("hunter2"));
     let id = created_id(&backup);
     assert_eq!(listed(dir.path(), &env, &store).await, [id.as_str()]);
@@ -199,16 +194,8 @@ async fn interrupted_or_failed_backups_leave_nothing_listed() {
     let store = dir.path().join("backups");
     let target = target_url(&store);
     let env = [("DATABASE_URL", database.url()), JWT_SECRET];
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
-    let good = run(
-        shop_api(dir.path(), &env, &["backup", "create", "--target", &target]),
-        None,
-    )
-    .await;
-    assert_ok(&good, "backup create");
+    run_ok(dir.path(), &env, &["migrate"]).await;
+    let good = run_ok(dir.path(), &env, &["backup", "create", "--target", &target]).await;
     let good = created_id(&good);
 
     let failing = fake_pg_dump(

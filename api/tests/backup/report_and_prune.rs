@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::common::{run, shop_api};
-use crate::support::{assert_ok, created_id, listed, target_url};
+use crate::support::{assert_ok, created_id, listed, run_ok, target_url};
 
 #[tokio::test]
 async fn create_writes_a_one_line_json_report_for_the_termination_message() {
@@ -12,10 +12,7 @@ async fn create_writes_a_one_line_json_report_for_the_termination_message() {
     let store = dir.path().join("backups");
     let target = target_url(&store);
     let env = [("SHOP_BACKUP_TARGET", target.as_str())];
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
+    run_ok(dir.path(), &env, &["migrate"]).await;
 
     // The flag, as a developer would pass it.
     let report = dir.path().join("report.json");
@@ -100,12 +97,8 @@ async fn prune_keeps_what_the_policy_says_and_never_the_newest() {
     let store = dir.path().join("backups");
     let target = target_url(&store);
     let env = [("SHOP_BACKUP_TARGET", target.as_str())];
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
-    let real = run(shop_api(dir.path(), &env, &["backup", "create"]), None).await;
-    assert_ok(&real, "backup create");
+    run_ok(dir.path(), &env, &["migrate"]).await;
+    let real = run_ok(dir.path(), &env, &["backup", "create"]).await;
     let real = created_id(&real);
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(store.join(format!("{real}.json"))).expect("the manifest"),

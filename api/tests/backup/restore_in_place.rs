@@ -7,7 +7,9 @@
 use shop_testing::PgDatabase;
 
 use crate::common::{run, shop_api};
-use crate::support::{JWT_SECRET, assert_ok, created_id, pg_contents, place_an_order, target_url};
+use crate::support::{
+    JWT_SECRET, assert_ok, created_id, pg_contents, place_an_order, run_ok, target_url,
+};
 
 #[tokio::test]
 async fn the_restore_jobs_put_the_live_database_back_to_the_backup() {
@@ -20,12 +22,7 @@ async fn the_restore_jobs_put_the_live_database_back_to_the_backup() {
         &run(shop_api(dir.path(), &env, &["seed", "--demo"]), None).await,
         "seed",
     );
-    let backup = run(
-        shop_api(dir.path(), &env, &["backup", "create", "--target", &target]),
-        None,
-    )
-    .await;
-    assert_ok(&backup, "backup create");
+    let backup = run_ok(dir.path(), &env, &["backup", "create", "--target", &target]).await;
     let id = created_id(&backup);
     let backed_up = pg_contents(shop.url()).await;
 
@@ -77,10 +74,7 @@ async fn the_restore_jobs_put_the_live_database_back_to_the_backup() {
         restore.transcript()
     );
     // The migrate Job: the schema is already current, nothing to do, and it says so by success.
-    assert_ok(
-        &run(shop_api(dir.path(), &env, &["migrate"]), None).await,
-        "migrate",
-    );
+    run_ok(dir.path(), &env, &["migrate"]).await;
     assert_eq!(pg_contents(shop.url()).await, backed_up);
 
     // A corrupt backup: the verify step refuses it, and the database is as it was.

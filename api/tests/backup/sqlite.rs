@@ -1,7 +1,9 @@
 //! SQLite: a round trip through `VACUUM INTO` and a cron-style prune.
 
 use crate::common::{run, shop_api};
-use crate::support::{assert_ok, created_id, listed, place_an_order, sqlite_contents, target_url};
+use crate::support::{
+    assert_ok, created_id, listed, place_an_order, run_ok, sqlite_contents, target_url,
+};
 
 #[tokio::test]
 async fn sqlite_round_trip_and_cron_style_prune() {
@@ -29,8 +31,7 @@ async fn sqlite_round_trip_and_cron_style_prune() {
     let before = sqlite_contents(&db).await;
     assert_eq!(before["orders"].len(), 1);
 
-    let first = run(shop_api(dir.path(), &env, &["backup", "create"]), None).await;
-    assert_ok(&first, "backup create");
+    let first = run_ok(dir.path(), &env, &["backup", "create"]).await;
     let first = created_id(&first);
     let second = run(
         shop_api(

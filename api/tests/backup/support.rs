@@ -19,6 +19,14 @@ pub(crate) fn assert_ok(finished: &Finished, what: &str) {
     assert_eq!(finished.code, Some(0), "{what}\n{}", finished.transcript());
 }
 
+/// Runs `shop-api ARGS` and fails the test unless it succeeded: for the steps that set a test up
+/// (`migrate`, `backup create`), whose success is not what the test is about.
+pub(crate) async fn run_ok(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Finished {
+    let finished = run(shop_api(dir, env, args), None).await;
+    assert_ok(&finished, &args.join(" "));
+    finished
+}
+
 /// Ids of the listed backups, newest first.
 pub(crate) async fn listed(dir: &Path, env: &[(&str, &str)], target: &Path) -> Vec<String> {
     let target = target_url(target);
